@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cryptsnap: change tracking and copy-on-write snapshots underneath
+ * dm-crypt, so encrypted disks can be backed up without decryption.
+ */
+#include <linux/module.h>
+
+#include "cryptsnap.h"
+
+static int __init cryptsnap_init(void)
+{
+	int ret;
+
+	ret = cs_target_register();
+	if (ret < 0)
+		goto err_target;
+	return 0;
+
+err_target:
+	return ret;
+}
+
+static void __exit cryptsnap_exit(void)
+{
+	cs_target_unregister();
+}
+
+module_init(cryptsnap_init);
+module_exit(cryptsnap_exit);
+
+MODULE_DESCRIPTION(DM_NAME " change tracking and COW snapshots under dm-crypt");
+MODULE_AUTHOR("cryptsnap developers");
+MODULE_LICENSE("GPL");

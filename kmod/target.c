@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "cryptsnap" target: maps its backing device 1:1 so it can sit
+ * underneath a live dm-crypt mapping without changing the crypt table's
+ * offsets.
+ */
+#include <linux/module.h>
+#include <linux/blkdev.h>
+#include <linux/bio.h>
+#include <linux/slab.h>
+
+#include "cryptsnap-dm.h"
+#include "cryptsnap.h"
+
+struct cs_target {
+	struct dm_dev *dev;
+	sector_t chunk_sectors;
+	unsigned int chunk_shift;
+	sector_t nr_chunks;
+};
+
+static int parse_chunk_size(struct dm_target *ti, const char *arg,
+			    struct cs_target *cs)
+{
+	unsigned int chunk;
+	char dummy;
+	sector_t dev_sectors = bdev_nr_sectors(cs->dev->bdev);
+
+	if (sscanf(arg, "%u%c", &chunk, &dummy) != 1) {
+		ti->error = "Invalid chunk size";
+		return -EINVAL;
+	}
+	if (!chunk || !is_power_of_2(chunk)) {
+		ti->error = "Chunk size must be a non-zero power of two";
+		return -EINVAL;
+	}
+	if (chunk < CRYPTSNAP_CHUNK_SECTORS_MIN ||
+	    chunk > CRYPTSNAP_CHUNK_SECTORS_MAX) {
+		ti->error = "Chunk size out of range (8..16384 sectors)";
+		return -EINVAL;
+	}
+	if (chunk > dev_sectors) {
+		ti->error = "Chunk size larger than the backing device";
+		return -EINVAL;
+	}
+	cs->chunk_sectors = chunk;
+	cs->chunk_shift = ilog2(chunk);
+	cs->nr_chunks = DIV_ROUND_UP_SECTOR_T(dev_sectors, chunk);
+	return 0;
+}
+
+static int parse_features(struct dm_target *ti, struct dm_arg_set *as)
+{
+	static const struct dm_arg _args[] = {
+		{0, CRYPTSNAP_MAX_FEATURE_ARGS, "Invalid number of feature arguments"},
+	};
+	unsigned int argc;
+	int ret;
+
+	if (!as->argc)
+		return 0;
+	ret = dm_read_arg_group(_args, as, &argc, &ti->error);
+	if (ret)
+		return ret;
+	/* No feature is defined yet: any named one is unknown. */
+	if (argc) {
+		ti->error = "Unknown feature argument";
+		return -EINVAL;
+	}
+	if (as->argc) {
+		ti->error = "Unexpected trailing arguments";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Construct a cryptsnap mapping:
+ *   <backing dev> <chunk size in sectors> [<#feature args> [<arg>]*]
+ *
+ * The target must cover exactly the whole backing device starting at
+ * offset 0, so that the LUKS header and the crypt table's data offset are
+ * unchanged when the target is stacked underneath.
+ */
+static int cs_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	struct cs_target *cs;
+	int ret;
+
+	if (argc < 2) {
+		ti->error = "Expected <backing dev> <chunk sectors> [features]";
+		return -EINVAL;
+	}
+	cs = kzalloc(sizeof(*cs), GFP_KERNEL);
+	if (!cs) {
+		ti->error = "Cannot allocate target context";
+		return -ENOMEM;
+	}
+	ret = dm_get_device(ti, dm_shift_arg(&as), dm_table_get_mode(ti->table),
+			    &cs->dev);
+	if (ret) {
+		ti->error = "Backing device lookup failed";
+		goto err_free;
+	}
+	ret = parse_chunk_size(ti, dm_shift_arg(&as), cs);
+	if (ret)
+		goto err_put;
+	ret = parse_features(ti, &as);
+	if (ret)
+		goto err_put;
+	if (ti->begin || ti->len != bdev_nr_sectors(cs->dev->bdev)) {
+		ti->error = "Target must map the whole backing device from sector 0";
+		ret = -EINVAL;
+		goto err_put;
+	}
+
+	ti->num_flush_bios = 1;
+	ti->num_discard_bios = 1;
+	ti->num_secure_erase_bios = 1;
+	ti->num_write_zeroes_bios = 1;
+	ti->private = cs;
+	return 0;
+
+err_put:
+	dm_put_device(ti, cs->dev);
+err_free:
+	kfree(cs);
+	return ret;
+}
+
+static void cs_dtr(struct dm_target *ti)
+{
+	struct cs_target *cs = ti->private;
+
+	dm_put_device(ti, cs->dev);
+	kfree(cs);
+}
+
+static int cs_map(struct dm_target *ti, struct bio *bio)
+{
+	struct cs_target *cs = ti->private;
+
+	bio_set_dev(bio, cs->dev->bdev);
+	return DM_MAPIO_REMAPPED;
+}
+
+static void cs_status(struct dm_target *ti, status_type_t type,
+		      unsigned int status_flags, char *result,
+		      unsigned int maxlen)
+{
+	struct cs_target *cs = ti->private;
+	unsigned int sz = 0;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		DMEMIT("%llu %llu", (unsigned long long)cs->chunk_sectors,
+		       (unsigned long long)cs->nr_chunks);
+		break;
+	case STATUSTYPE_TABLE:
+		DMEMIT("%s %llu", cs->dev->name,
+		       (unsigned long long)cs->chunk_sectors);
+		break;
+	case STATUSTYPE_IMA:
+		DMEMIT_TARGET_NAME_VERSION(ti->type);
+		DMEMIT(",backing_dev=%s,chunk_sectors=%llu;", cs->dev->name,
+		       (unsigned long long)cs->chunk_sectors);
+		break;
+	}
+}
+
+static int cs_iterate_devices(struct dm_target *ti,
+			      iterate_devices_callout_fn fn, void *data)
+{
+	struct cs_target *cs = ti->private;
+
+	return fn(ti, cs->dev, 0, ti->len, data);
+}
+
+/*
+ * dm already stacked the backing device's limits through
+ * iterate_devices.  We only make sure none of them is narrowed: a 1:1
+ * remap accepts any bio the backing queue accepts, so the logical and
+ * physical block sizes of the backing device are passed up as they are.
+ */
+static void cs_io_hints(struct dm_target *ti, struct queue_limits *limits)
+{
+	struct cs_target *cs = ti->private;
+	struct block_device *bdev = cs->dev->bdev;
+
+	limits->logical_block_size = bdev_logical_block_size(bdev);
+	limits->physical_block_size = bdev_physical_block_size(bdev);
+	limits->io_min = max_t(unsigned int, limits->io_min, bdev_io_min(bdev));
+	limits->io_opt = max_t(unsigned int, limits->io_opt, bdev_io_opt(bdev));
+}
+
+static struct target_type cs_target_type = {
+	.name = CRYPTSNAP_TARGET_NAME,
+	.version = { CRYPTSNAP_VERSION_MAJOR, CRYPTSNAP_VERSION_MINOR,
+		     CRYPTSNAP_VERSION_PATCH },
+	.module = THIS_MODULE,
+	.ctr = cs_ctr,
+	.dtr = cs_dtr,
+	.map = cs_map,
+	.status = cs_status,
+	.iterate_devices = cs_iterate_devices,
+	.io_hints = cs_io_hints,
+};
+
+int cs_target_register(void)
+{
+	return dm_register_target(&cs_target_type);
+}
+
+void cs_target_unregister(void)
+{
+	dm_unregister_target(&cs_target_type);
+}
