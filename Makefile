@@ -76,3 +76,6 @@ clean:
 	$(Q)rm -rf $(BUILD) dm-cryptsnap.ko
 	$(Q)$(MAKE) --no-print-directory -C userspace clean
 	$(Q)$(MAKE) --no-print-directory -C tests/unit clean
+
+print-kvers:
+	@echo $(KVERS)

@@ -23,10 +23,10 @@ static int parse_chunk_size(struct dm_target *ti, const char *arg,
 			    struct cs_target *cs)
 {
 	unsigned int chunk;
-	char dummy;
 	sector_t dev_sectors = bdev_nr_sectors(cs->dev->bdev);
 
-	if (sscanf(arg, "%u%c", &chunk, &dummy) != 1) {
+	/* kstrtouint rejects signs, trailing garbage and overflow. */
+	if (kstrtouint(arg, 10, &chunk)) {
 		ti->error = "Invalid chunk size";
 		return -EINVAL;
 	}

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Everything `make check` runs, in order: build (tool + module for every
+# supported kernel, warning-free), host unit tests, host CLI tests, DKMS
+# build, VM functional suite on every kernel.  All output is TAP-like; the
+# last line is "N passed, N failed".  Exit status 0 only if nothing failed.
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+KVERS=$(make -s --no-print-directory print-kvers)
+rc=0
+
+step() {
+	local name=$1; shift
+	echo "# === $name"
+	"$@" 2>&1 | tee -a "$LOG"
+	local s=${PIPESTATUS[0]}
+	if [ "$s" != 0 ]; then
+		echo "not ok - $name exited with status $s" | tee -a "$LOG"
+		rc=1
+	fi
+}
+
+build() {
+	make --no-print-directory tool >/tmp/cryptsnap-build.log 2>&1 &&
+		echo "ok - build tool (-Werror)" ||
+		{ echo "not ok - build tool"; tail -n 30 /tmp/cryptsnap-build.log; }
+	for k in $KVERS; do
+		make --no-print-directory module KVER="$k" >/tmp/cryptsnap-build.log 2>&1 &&
+			echo "ok - build module for $k (warning-free)" ||
+			{ echo "not ok - build module for $k"; tail -n 30 /tmp/cryptsnap-build.log; }
+	done
+}
+
+[ -n "$KVERS" ] || { echo "not ok - no supported kernel installed (make deps)"; exit 1; }
+step build build
+step "unit tests" make --no-print-directory -C tests/unit run
+[ -f tests/cli/run.sh ] && step "CLI tests" bash tests/cli/run.sh
+step "dkms" bash scripts/dkms-check.sh $KVERS
+step "VM suite" bash scripts/vm-check.sh $KVERS
+
+pass=$(grep -Ec '^ok( |$)' "$LOG")
+fail=$(grep -Ec '^not ok( |$)' "$LOG")
+[ "$fail" = 0 ] || rc=1
+echo "$pass passed, $fail failed"
+exit $rc
