@@ -26,5 +26,13 @@ enum {
 };
 
 int cmd_version(int argc, char **argv);
+int cmd_vault(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_points(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
 
 #endif

@@ -7,6 +7,14 @@
 
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the tool version" },
+	{ "vault", cmd_vault, "create a vault (vault init)" },
+	{ "backup", cmd_backup, "store a recovery point of a disk image or device" },
+	{ "points", cmd_points, "list recovery points" },
+	{ "restore", cmd_restore, "write a recovery point to a file or device" },
+	{ "verify", cmd_verify, "check every chunk and index of the vault" },
+	{ "prune", cmd_prune, "remove points by retention rules, then collect garbage" },
+	{ "key", cmd_key, "show or rotate the vault KEK" },
+	{ "jobs", cmd_jobs, "list backup, restore, verify and key jobs" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,186 @@
+#!/bin/bash
+# Host CLI tests of the vault (issue 4).  TAP output; exits non-zero when
+# any test fails.  Needs no root and no kernel support: image files only.
+set -u
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+CS=${CRYPTSNAP:-$TOP/userspace/cryptsnap}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/cryptsnap-cli.XXXXXX")
+export CRYPTSNAP_KEY_DIR=$WORK/keys
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+# A private copy: a concurrent `make tool` must not swap it mid-run.
+cp "$CS" "$WORK/cryptsnap" && CS=$WORK/cryptsnap || exit 1
+
+N=0
+FAILED=0
+ok() { N=$((N + 1)); echo "ok $N - $*"; }
+not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
+check() {	# check "description" command...
+	local d=$1; shift
+	if "$@" >"$WORK/out.log" 2>&1; then ok "$d"; else not_ok "$d"; sed 's/^/# /' "$WORK/out.log"; fi
+}
+check_fails() {	# check_fails "description" expected-rc command...
+	local d=$1 want=$2 rc; shift 2
+	"$@" >"$WORK/out.log" 2>&1; rc=$?
+	cp "$WORK/out.log" "$WORK/last.log"
+	if [ "$rc" = "$want" ]; then ok "$d"; else not_ok "$d (rc $rc, want $want)"; sed 's/^/# /' "$WORK/out.log"; fi
+}
+last_point() { "$CS" points --vault "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])'; }
+point_n() { "$CS" points --vault "$1" --json | python3 -c "import json,sys; print(json.load(sys.stdin)[$2]['id'])"; }
+du_k() { du -sk "$1" | cut -f1; }
+first_pack() { find "$1/packs" -name '*.pack' | sort | head -1; }
+
+CHUNK=65536
+SIZE_MB=256
+
+# Change 1% of the chunks of an image in place, at random chunk numbers.
+mutate() {
+	python3 - "$1" "$CHUNK" <<'PY'
+import os, random, sys
+path, chunk = sys.argv[1], int(sys.argv[2])
+n = os.path.getsize(path) // chunk
+random.seed(4)
+with open(path, "r+b") as f:
+    for c in random.sample(range(n), max(1, n // 100)):
+        f.seek(c * chunk); f.write(os.urandom(chunk))
+PY
+}
+
+echo "# setup: ${SIZE_MB} MiB random image"
+head -c ${SIZE_MB}M /dev/urandom > img1
+
+# --- 1. full, incremental, restore both, byte exact -------------------------
+check "vault init (vault-managed)" "$CS" vault init v
+check "key file is 0600 in a 0700 dir" bash -c "[ \$(stat -c %a keys/*.kek) = 600 ] && [ \$(stat -c %a keys) = 700 ]"
+check "vault files are 0600, dirs 0700" bash -c "! find v -type f ! -perm 600 | grep -q . && ! find v -type d ! -perm 700 | grep -q ."
+check "full backup" "$CS" backup --vault v --source img1 --disk disk1
+P1=$(last_point v)
+cp img1 img2 && mutate img2
+check "incremental backup after 1% change" "$CS" backup --vault v --source img2 --disk disk1 --json
+NEW=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chunks_new"])' "$WORK/out.log" 2>/dev/null || echo 0)
+P2=$(last_point v)
+check "incremental stored only the changed chunks ($NEW new)" test "$NEW" -le $((SIZE_MB * 16 / 100 + 2))
+check "restore point 1" "$CS" restore --vault v --point "$P1" --to r1
+check "restore point 1 byte-exact" cmp img1 r1
+check "restore point 2" "$CS" restore --vault v --point "$P2" --to r2
+check "restore point 2 byte-exact" cmp img2 r2
+check_fails "restore refuses a non-empty target" 1 "$CS" restore --vault v --point "$P1" --to r2
+check "restore --force overwrites" "$CS" restore --vault v --point "$P1" --to r2 --force
+check "forced restore byte-exact" cmp img1 r2
+check "points --json lists both" bash -c "'$CS' points --vault v --json | grep -c '\"id\"' | grep -qx 2"
+check "verify clean vault" "$CS" verify --vault v
+check "jobs lists finished jobs" bash -c "'$CS' jobs --vault v | grep -q 'backup.*done'"
+rm -f r1 r2
+
+# --- 2. zero image stores almost nothing ------------------------------------
+check "vault init z" "$CS" vault init z
+truncate -s 1G zero.img
+check "backup of a 1 GiB zero image" "$CS" backup --vault z --source zero.img --disk zero
+check "zero image costs < 64 KiB in the vault ($(du_k z) KiB)" test "$(du_k z)" -lt 64
+check "zero image restore" "$CS" restore --vault z --point "$(last_point z)" --to zr
+check "zero image restore exact" cmp zero.img zr
+rm -f zr zero.img
+
+# --- 3. damage: tampered chunk, truncated index, swapped packs --------------
+cp -a v vt
+PACK=$(first_pack vt)
+printf 'X' | dd of="$PACK" bs=1 seek=100000 conv=notrunc status=none
+check_fails "verify names the tampered point(s) (exit 5)" 5 "$CS" verify --vault vt
+check "verify output says DAMAGED with point id" grep -q "DAMAGED $P1" "$WORK/last.log"
+check_fails "restore of tampered point fails loudly" 5 "$CS" restore --vault vt --point "$P1" --to bad1
+check "failed restore leaves no target file" test ! -e bad1
+rm -rf vt
+
+cp -a v vi
+IDX=$(ls -tr vi/index/*.idx | head -1)
+truncate -s $(( $(stat -c %s "$IDX") / 2 )) "$IDX"
+check_fails "verify with truncated index fails (exit 5)" 5 "$CS" verify --vault vi
+check "verify names the damaged index and points" bash -c "grep -q 'DAMAGED index' '$WORK/last.log' && grep -q 'DAMAGED $P1' '$WORK/last.log'"
+check_fails "restore with truncated index fails loudly" 5 "$CS" restore --vault vi --point "$P1" --to bad2
+rm -rf vi
+
+cp -a v vs
+A=$(find vs/packs -name '*.pack' | sort | sed -n 1p); B=$(find vs/packs -name '*.pack' | sort | sed -n 2p)
+mv "$A" "$WORK/swap.tmp" && mv "$B" "$A" && mv "$WORK/swap.tmp" "$B"
+check_fails "verify with swapped pack files fails (exit 5)" 5 "$CS" verify --vault vs
+check "verify names damaged points after the swap" grep -q "DAMAGED" "$WORK/last.log"
+check_fails "restore with swapped packs fails loudly" 5 "$CS" restore --vault vs --point "$P1" --to bad3
+rm -rf vs bad*
+
+cp -a v vm
+printf 'garbage' > vm/points/"$P2".point
+check_fails "hostile manifest is reported, not trusted" 5 "$CS" verify --vault vm --point "$P2"
+rm -rf vm
+
+cp -a v vv
+sed -i 's/"format":1/"format":99/' vv/config.json
+check_fails "unknown vault format version refused" 1 "$CS" points --vault vv
+check "refusal names the version problem" grep -q "unsupported vault format version" "$WORK/last.log"
+rm -rf vv
+
+# --- 4. wrong KEK -------------------------------------------------------------
+head -c 32 /dev/urandom > wrong.kek; chmod 600 wrong.kek
+check_fails "wrong KEK: exit 4" 4 "$CS" points --vault v --kek wrong.kek
+check "wrong KEK: clear message" grep -q "wrong KEK" "$WORK/last.log"
+chmod 644 wrong.kek
+check_fails "world-readable AES key file refused" 4 "$CS" points --vault v --kek wrong.kek
+
+# --- 5. escrow, rotation, restore of old points -------------------------------
+head -c 4096 /dev/urandom > hdr.bin; echo "correct horse battery staple" > pass.txt
+check "backup with escrow slots" "$CS" backup --vault v --source img2 --disk disk1 \
+	--escrow luks-header=hdr.bin --escrow-secret passphrase=pass.txt
+P3=$(last_point v)
+check "rotate vault-managed KEK" "$CS" key rotate --vault v
+VID=$(python3 -c 'import json; print(json.load(open("v/config.json"))["vault_id"])')
+check "old KEK file removed after rotation" test ! -e "keys/$VID-1.kek" -a -e "keys/$VID-2.kek"
+check "restore old point 1 after rotation" "$CS" restore --vault v --point "$P1" --to r1
+check "old point 1 byte-exact after rotation" cmp img1 r1
+check "restore point 3 with escrow after rotation" "$CS" restore --vault v --point "$P3" --to r3 --escrow-dir esc
+check "escrowed header returned intact" cmp hdr.bin esc/luks-header
+check "escrowed passphrase returned intact" cmp pass.txt esc/passphrase
+openssl genrsa -out cust.pem 2048 2>/dev/null; chmod 600 cust.pem
+check "rotate to customer-managed RSA KEK" "$CS" key rotate --vault v --kek cust.pem
+check "key show says customer-managed" bash -c "'$CS' key show --vault v | grep -q customer-managed"
+check_fails "customer -> vault-managed refused" 4 "$CS" key rotate --vault v
+check "activity log records key changes" bash -c "'$CS' key show --vault v --json | grep -c key-rotate | grep -qx 2"
+rm -rf r1 r3 esc
+check "restore with RSA KEK, escrow intact" "$CS" restore --vault v --point "$P3" --to r3 --escrow-dir esc
+check "escrowed passphrase intact after RSA rotation" cmp pass.txt esc/passphrase
+openssl genrsa -out small.pem 1024 2>/dev/null
+check_fails "RSA key below 2048 bits refused" 4 "$CS" key rotate --vault v --kek small.pem
+rm -rf r3 esc
+
+# --- 6. retention ---------------------------------------------------------------
+check "prune keep-last 1 (retain-until protects)" "$CS" prune --vault z --keep-last 1
+check "backup with retain-until" "$CS" backup --vault v --source img1 --disk disk1 --retain-until 2099-12-31
+PR=$(last_point v)
+check "prune --keep-last 1" "$CS" prune --vault v --keep-last 1
+check "retain-until point survives prune" bash -c "'$CS' points --vault v | grep -q $PR"
+check "vault verifies after prune + gc" "$CS" verify --vault v
+
+# --- 7. kill -9 during backup ----------------------------------------------------
+"$CS" vault init k >/dev/null
+cp img1 imgk
+for delay in 0.05 0.3 0.8 1.5; do
+	mutate imgk
+	"$CS" backup --vault k --source imgk --disk diskk >/dev/null 2>&1 &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	check "after kill -9 at ${delay}s: verify passes" "$CS" verify --vault k
+done
+check "backup again after the kills (stale lock ignored)" "$CS" backup --vault k --source imgk --disk diskk
+check "prune gc cleans leftovers" "$CS" prune --vault k
+check "final point restores exactly" "$CS" restore --vault k --point "$(last_point k)" --to rk
+check "final point byte-exact" cmp imgk rk
+check "jobs shows interrupted jobs" bash -c "'$CS' jobs --vault k | grep -Eq 'interrupted|done'"
+
+# --- 8. locking ----------------------------------------------------------------
+mkdir -p k/locks && echo '{}' > "k/locks/$(hostname)_1_0000.exclusive" && chmod 600 k/locks/*
+check_fails "backup refused while an exclusive lock is held" 6 "$CS" backup --vault k --source imgk --disk diskk
+rm -f k/locks/*
+
+echo "1..$N"
+[ "$FAILED" = 0 ] || { echo "# $FAILED failed"; exit 1; }
