@@ -24,6 +24,7 @@ enum blob_type {
 	BLOB_INDEX = 'X',	/* a pack location index */
 	BLOB_ESCROW = 'E',	/* an escrowed secret sealed with a DEK */
 	BLOB_SECRET = 'K',	/* an escrowed secret sealed with a per-slot key */
+	BLOB_DISK = 'R',	/* a disk record (vault_disk.h) */
 };
 
 /* Per-thread crypto state for one vault. */

@@ -10,11 +10,14 @@
 #include "vault_kek.h"
 #include "vault_keys.h"
 
-static int slot_id(const char *point_id, const char *name, uint8_t id[BLOB_ID_LEN])
+/* owner: a point id, or "disks/<name>" for a disk record's key slot. */
+static int slot_id(const char *owner, const char *name, uint8_t id[BLOB_ID_LEN])
 {
-	char buf[POINT_ID_MAX + ESCROW_NAME_MAX + 2];
-	int n = snprintf(buf, sizeof(buf), "%s/%s", point_id, name);
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "%s/%s", owner, name);
 
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -ENAMETOOLONG;
 	return crypto_sha256(buf, (size_t)n, id);
 }
 
@@ -89,10 +92,31 @@ static int unwrap_slot_key(struct vault *v, const struct escrow_slot *e, uint8_t
 	return r ? r : n == CRYPTO_KEY_LEN ? 0 : -EBADMSG;
 }
 
+int escrow_open_buf(struct vault *v, struct blob_ctx *c, const char *point_id,
+		    const struct escrow_slot *e, uint8_t *out)
+{
+	uint8_t id[BLOB_ID_LEN], *key;
+	int r;
+
+	if (e->len < BLOB_OVERHEAD)
+		return -EBADMSG;
+	r = slot_id(point_id, e->name, id);
+	if (r < 0)
+		return r;
+	if (e->kind == ESCROW_DEK)
+		return c ? blob_open(c, BLOB_ESCROW, id, e->data, e->len, out) : -EINVAL;
+	key = secmem_alloc(CRYPTO_KEY_LEN);
+	r = key ? unwrap_slot_key(v, e, key) : -ENOMEM;
+	if (!r)
+		r = blob_open_key(key, v->id, BLOB_SECRET, id, e->data, e->len, out);
+	secmem_free(key);
+	return r;
+}
+
 int escrow_open(struct vault *v, struct blob_ctx *c, const char *point_id,
 		const struct escrow_slot *e, uint8_t **data, size_t *len)
 {
-	uint8_t id[BLOB_ID_LEN], *key = NULL, *out;
+	uint8_t *out;
 	int r;
 
 	if (e->len < BLOB_OVERHEAD)
@@ -100,16 +124,7 @@ int escrow_open(struct vault *v, struct blob_ctx *c, const char *point_id,
 	out = malloc(e->len - BLOB_OVERHEAD + 1);
 	if (!out)
 		return -ENOMEM;
-	r = slot_id(point_id, e->name, id);
-	if (!r && e->kind == ESCROW_DEK) {
-		r = blob_open(c, BLOB_ESCROW, id, e->data, e->len, out);
-	} else if (!r) {
-		key = secmem_alloc(CRYPTO_KEY_LEN);
-		r = key ? unwrap_slot_key(v, e, key) : -ENOMEM;
-		if (!r)
-			r = blob_open_key(key, v->id, BLOB_SECRET, id, e->data, e->len, out);
-		secmem_free(key);
-	}
+	r = escrow_open_buf(v, c, point_id, e, out);
 	if (r < 0) {
 		free(out);
 		return r;

@@ -20,6 +20,10 @@ int escrow_seal(struct vault *v, struct blob_ctx *c, const char *point_id,
 /* *data is malloc'ed; the caller wipes and frees it. */
 int escrow_open(struct vault *v, struct blob_ctx *c, const char *point_id,
 		const struct escrow_slot *e, uint8_t **data, size_t *len);
+/* The same into out, which holds e->len - BLOB_OVERHEAD bytes (e.g.
+ * secure memory); c may be NULL for an ESCROW_KEK slot. */
+int escrow_open_buf(struct vault *v, struct blob_ctx *c, const char *point_id,
+		    const struct escrow_slot *e, uint8_t *out);
 /* Adds a wrapping of the slot key under new_kek as generation new_gen. */
 int escrow_rewrap(struct vault *v, struct escrow_slot *e,
 		  const struct vault_kek *new_kek, uint32_t new_gen);

@@ -76,7 +76,7 @@ const char *manifest_meta(const struct manifest *m, const char *key)
 	return NULL;
 }
 
-static json_object *escrow_json(const struct escrow_slot *e)
+json_object *escrow_slot_json(const struct escrow_slot *e)
 {
 	json_object *o = json_object_new_object(), *w = json_object_new_array();
 	unsigned int i;
@@ -143,7 +143,7 @@ int manifest_encode(const struct manifest *m, char **out, size_t *len)
 	json_object_object_add(o, "segments", segs_json(m));
 	add_stats(o, m);
 	for (i = 0; i < m->nescrow; i++)
-		json_object_array_add(esc, escrow_json(&m->escrow[i]));
+		json_object_array_add(esc, escrow_slot_json(&m->escrow[i]));
 	json_object_object_add(o, "escrow", esc);
 	for (i = 0; i < m->nmeta; i++)
 		json_object_object_add(meta, m->meta_key[i], json_object_new_string(m->meta_val[i]));
@@ -185,6 +185,40 @@ static int decode_wraps(json_object *o, struct escrow_slot *e)
 	return 0;
 }
 
+int escrow_slot_decode(json_object *x, struct escrow_slot *e)
+{
+	const char *name, *kind;
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	if (!json_object_is_type(x, json_type_object) || vj_str(x, "name", &name) ||
+	    !escrow_name_valid(name) || vj_str(x, "kind", &kind))
+		return -EUCLEAN;
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	if (!strcmp(kind, "dek"))
+		e->kind = ESCROW_DEK;
+	else if (!strcmp(kind, "kek"))
+		e->kind = ESCROW_KEK;
+	else
+		return -EUCLEAN;
+	r = hex_blob(x, "data", &e->data, &e->len, ESCROW_DATA_MAX + 64);
+	if (!r)
+		r = decode_wraps(x, e);
+	if (r < 0)
+		escrow_slot_free(e);
+	return r;
+}
+
+void escrow_slot_free(struct escrow_slot *e)
+{
+	unsigned int j;
+
+	free(e->data);
+	for (j = 0; j < e->nwraps && j < 2; j++)
+		free(e->wraps[j].data);
+	memset(e, 0, sizeof(*e));
+}
+
 static int decode_escrow(json_object *o, struct manifest *m)
 {
 	json_object *a;
@@ -194,24 +228,9 @@ static int decode_escrow(json_object *o, struct manifest *m)
 	if (vj_array(o, "escrow", &a, &n) || n > MANIFEST_MAX_ESCROW)
 		return -EUCLEAN;
 	for (i = 0; !r && i < n; i++) {
-		json_object *x = json_object_array_get_idx(a, i);
-		struct escrow_slot *e = &m->escrow[i];
-		const char *name, *kind;
-
-		m->nescrow = (unsigned int)i + 1;
-		if (!json_object_is_type(x, json_type_object) || vj_str(x, "name", &name) ||
-		    !escrow_name_valid(name) || vj_str(x, "kind", &kind))
-			return -EUCLEAN;
-		snprintf(e->name, sizeof(e->name), "%s", name);
-		if (!strcmp(kind, "dek"))
-			e->kind = ESCROW_DEK;
-		else if (!strcmp(kind, "kek"))
-			e->kind = ESCROW_KEK;
-		else
-			return -EUCLEAN;
-		r = hex_blob(x, "data", &e->data, &e->len, ESCROW_DATA_MAX + 64);
+		r = escrow_slot_decode(json_object_array_get_idx(a, i), &m->escrow[i]);
 		if (!r)
-			r = decode_wraps(x, e);
+			m->nescrow = (unsigned int)i + 1;
 	}
 	return r;
 }
@@ -324,13 +343,10 @@ int manifest_decode(const void *buf, size_t len, uint32_t chunk_size,
 
 void manifest_free(struct manifest *m)
 {
-	unsigned int i, j;
+	unsigned int i;
 
 	free(m->segs);
-	for (i = 0; i < m->nescrow; i++) {
-		free(m->escrow[i].data);
-		for (j = 0; j < m->escrow[i].nwraps; j++)
-			free(m->escrow[i].wraps[j].data);
-	}
+	for (i = 0; i < m->nescrow; i++)
+		escrow_slot_free(&m->escrow[i]);
 	memset(m, 0, sizeof(*m));
 }

@@ -68,6 +68,13 @@ uint64_t manifest_segs_for(uint64_t image_size, uint32_t chunk_size, uint32_t se
 /* Chunks in segment s (the last one may be short). */
 uint32_t manifest_seg_len(const struct manifest *m, uint64_t s);
 
+/* One escrow slot as JSON (shared with disk records); decode validates
+ * name, kind and sizes and frees what it allocated on failure. */
+struct json_object;
+struct json_object *escrow_slot_json(const struct escrow_slot *e);
+int escrow_slot_decode(struct json_object *x, struct escrow_slot *e);
+void escrow_slot_free(struct escrow_slot *e);
+
 int manifest_encode(const struct manifest *m, char **out, size_t *len);
 int manifest_decode(const void *buf, size_t len, uint32_t chunk_size,
 		    uint32_t seg_chunks, struct manifest *m);

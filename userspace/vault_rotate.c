@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "vault_disk.h"
 #include "vault_escrow.h"
 #include "vault_kek.h"
 #include "vault_keys.h"
@@ -18,8 +19,9 @@
 
 struct journal {
 	uint32_t new_gen;
-	int generated;
+	int generated, old_generated;
 	char new_file[PATH_MAX];
+	char old_file[PATH_MAX];	/* removed on completion when generated */
 };
 
 static int journal_write(struct vault *v, const struct journal *j)
@@ -32,6 +34,8 @@ static int journal_write(struct vault *v, const struct journal *j)
 	json_object_object_add(o, "new_gen", json_object_new_int64(j->new_gen));
 	json_object_object_add(o, "generated", json_object_new_boolean(j->generated));
 	json_object_object_add(o, "new_file", json_object_new_string(j->new_file));
+	json_object_object_add(o, "old_generated", json_object_new_boolean(j->old_generated));
+	json_object_object_add(o, "old_file", json_object_new_string(j->old_file));
 	r = vj_dump(o, &s, &n);
 	json_object_put(o);
 	if (r < 0)
@@ -65,6 +69,12 @@ static int journal_read(struct vault *v, struct journal *j)
 		j->new_gen = (uint32_t)gen;
 		j->generated = json_object_get_boolean(g);
 		snprintf(j->new_file, sizeof(j->new_file), "%s", f);
+		/* Optional: journals of older tools do not name the old KEK. */
+		j->old_generated = json_object_object_get_ex(o, "old_generated", &g) &&
+				   json_object_get_boolean(g) && !vj_str(o, "old_file", &f) &&
+				   strlen(f) < PATH_MAX;
+		if (j->old_generated)
+			snprintf(j->old_file, sizeof(j->old_file), "%s", f);
 	}
 	json_object_put(o);
 	return r;
@@ -128,6 +138,44 @@ static int keep_gen(struct vault *v, struct manifest *m, void *arg)
 	return 0;
 }
 
+/* Disk records' key slots go through the same phases as points' slots;
+ * return 1 when the slot changed so only those records are rewritten. */
+static int disk_add_wrap(struct vault *v, struct escrow_slot *e, void *arg)
+{
+	struct rewrap_arg *a = arg;
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < e->nwraps; i++)
+		if (e->wraps[i].gen == a->gen)
+			return 0;	/* done before an interruption */
+	r = escrow_rewrap(v, e, a->kek, a->gen);
+	return r < 0 ? r : 1;
+}
+
+static int disk_keep_gen(struct vault *v, struct escrow_slot *e, void *arg)
+{
+	unsigned int before = e->nwraps;
+
+	escrow_keep_gen(e, *(uint32_t *)arg);
+	return e->nwraps != before;
+}
+
+/* Phase 2 (add) or phase 4 / rollback (keep) over points and disks. */
+static int add_all_wraps(struct vault *v, struct rewrap_arg *a)
+{
+	int r = for_each_point(v, add_wraps, a);
+
+	return r ? r : vault_disk_for_each_key(v, disk_add_wrap, a);
+}
+
+static int keep_all_gen(struct vault *v, uint32_t gen)
+{
+	int r = for_each_point(v, keep_gen, &gen);
+
+	return r ? r : vault_disk_for_each_key(v, disk_keep_gen, &gen);
+}
+
 static int commit_keys(struct vault *v, struct vault_kek *kek, uint32_t gen,
 		       const char *file)
 {
@@ -160,8 +208,7 @@ static int commit_keys(struct vault *v, struct vault_kek *kek, uint32_t gen,
 
 static int finish(struct vault *v, const char *old_file, int old_generated)
 {
-	uint32_t gen = v->keys->gen;
-	int r = for_each_point(v, keep_gen, &gen);
+	int r = keep_all_gen(v, v->keys->gen);
 
 	if (!r)
 		r = backend_del(v->be, JOURNAL);
@@ -183,7 +230,7 @@ static int is_generated(const struct vault *v, const char *file)
 static int new_kek(struct vault *v, const char *file, struct journal *j,
 		   struct vault_kek **kek)
 {
-	char dir[PATH_MAX], *slash;
+	char dir[PATH_MAX], orphan[PATH_MAX + 48], *slash;
 	int r;
 
 	j->new_gen = v->keys->gen + 1;
@@ -206,6 +253,12 @@ static int new_kek(struct vault *v, const char *file, struct journal *j,
 	else
 		*slash = 0;
 	j->generated = 1;
+	/* A key file of the next generation without a journal was left by a
+	 * rotation that died before its journal, or by a rollback that died
+	 * before removing it: nothing is wrapped by it, and it would block
+	 * every later rotation. */
+	snprintf(orphan, sizeof(orphan), "%s/%s-%u.kek", dir, v->id_hex, j->new_gen);
+	unlink(orphan);
 	return kek_generate(dir, v->id_hex, j->new_gen, j->new_file, sizeof(j->new_file), kek);
 }
 
@@ -229,11 +282,13 @@ int vault_rotate(struct vault *v, const char *file, char *new_path, size_t len)
 	}
 	snprintf(old_file, sizeof(old_file), "%s", v->keys->kek_file);
 	old_generated = is_generated(v, old_file);
+	j.old_generated = old_generated;
+	snprintf(j.old_file, sizeof(j.old_file), "%s", old_file);
 	a.kek = kek;
 	a.gen = j.new_gen;
 	r = journal_write(v, &j);
 	if (!r)
-		r = for_each_point(v, add_wraps, &a);
+		r = add_all_wraps(v, &a);
 	if (!r)
 		r = commit_keys(v, kek, j.new_gen, j.new_file);
 	if (r < 0) {
@@ -258,10 +313,14 @@ int vault_rotate_recover(struct vault *v)
 		return 0;
 	if (r < 0)
 		return r;
-	if (gen == j.new_gen)
-		return finish(v, NULL, 0);
+	if (gen == j.new_gen) {
+		r = finish(v, j.old_file, j.old_generated);
+		if (!r)
+			vault_log_event(v, "key-rotate-completed", j.new_file);
+		return r;
+	}
 	/* Not committed: drop the new wrappings and the new key. */
-	r = for_each_point(v, keep_gen, &gen);
+	r = keep_all_gen(v, gen);
 	if (!r)
 		r = backend_del(v->be, JOURNAL);
 	if (!r && j.generated)

@@ -6,9 +6,10 @@
  * KEK rotation.  Re-wraps the DEKs, the MAC key and every escrowed
  * secret; chunk data is never touched.  Crash-safe with a journal object
  * ("rotation.json"):
- *   1. journal; 2. every point gains a wrapping under the new generation
- *   (old ones stay valid); 3. keys.json switches (the commit);
- *   4. old wrappings dropped, journal removed.
+ *   1. journal; 2. every point and every disk record (vault_disk.h) gains
+ *   a wrapping under the new generation (old ones stay valid);
+ *   3. keys.json switches (the commit); 4. old wrappings dropped from
+ *   points and disk records, journal removed.
  * An interrupted rotation is rolled back (before 3) or completed (after)
  * by vault_rotate_recover().  Needs an exclusive lock and unlocked keys.
  */

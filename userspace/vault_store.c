@@ -15,15 +15,15 @@ uint32_t vault_max_blob(const struct vault *v)
 	return (uint32_t)MAX((size_t)v->chunk_size, seg) + BLOB_OVERHEAD;
 }
 
-int vault_put_sealed(struct vault *v, struct blob_ctx *c, uint8_t type,
-		     const char *name, const char *idname, const void *buf, size_t len)
+int vault_put_sealed_id(struct vault *v, struct blob_ctx *c, uint8_t type,
+			const char *name, const uint8_t id[BLOB_ID_LEN],
+			const void *buf, size_t len)
 {
-	uint8_t id[BLOB_ID_LEN], *out = malloc(len + BLOB_OVERHEAD);
+	uint8_t *out = malloc(len + BLOB_OVERHEAD);
 	int r;
 
 	if (!out)
 		return -ENOMEM;
-	blob_name_id(idname, id);
 	r = blob_seal(c, type, id, buf, len, out);
 	if (!r)
 		r = backend_put(v->be, name, out, len + BLOB_OVERHEAD);
@@ -31,11 +31,20 @@ int vault_put_sealed(struct vault *v, struct blob_ctx *c, uint8_t type,
 	return r;
 }
 
-int vault_get_sealed(struct vault *v, struct blob_ctx *c, uint8_t type,
-		     const char *name, const char *idname, size_t max,
-		     uint8_t **buf, size_t *len)
+int vault_put_sealed(struct vault *v, struct blob_ctx *c, uint8_t type,
+		     const char *name, const char *idname, const void *buf, size_t len)
 {
-	uint8_t id[BLOB_ID_LEN], *in, *out;
+	uint8_t id[BLOB_ID_LEN];
+
+	blob_name_id(idname, id);
+	return vault_put_sealed_id(v, c, type, name, id, buf, len);
+}
+
+int vault_get_sealed_id(struct vault *v, struct blob_ctx *c, uint8_t type,
+			const char *name, const uint8_t id[BLOB_ID_LEN], size_t max,
+			uint8_t **buf, size_t *len)
+{
+	uint8_t *in, *out;
 	size_t n;
 	int r;
 
@@ -49,7 +58,6 @@ int vault_get_sealed(struct vault *v, struct blob_ctx *c, uint8_t type,
 		return -EBADMSG;
 	}
 	out = malloc(n - BLOB_OVERHEAD + 1);
-	blob_name_id(idname, id);
 	r = out ? blob_open(c, type, id, in, n, out) : -ENOMEM;
 	free(in);
 	if (r < 0) {
@@ -60,6 +68,16 @@ int vault_get_sealed(struct vault *v, struct blob_ctx *c, uint8_t type,
 	*buf = out;
 	*len = n - BLOB_OVERHEAD;
 	return 0;
+}
+
+int vault_get_sealed(struct vault *v, struct blob_ctx *c, uint8_t type,
+		     const char *name, const char *idname, size_t max,
+		     uint8_t **buf, size_t *len)
+{
+	uint8_t id[BLOB_ID_LEN];
+
+	blob_name_id(idname, id);
+	return vault_get_sealed_id(v, c, type, name, id, max, buf, len);
 }
 
 static int index_name_ok(const char *name, char *sid, size_t sidlen)

@@ -27,6 +27,13 @@ int vault_put_sealed(struct vault *v, struct blob_ctx *c, uint8_t type,
 int vault_get_sealed(struct vault *v, struct blob_ctx *c, uint8_t type,
 		     const char *name, const char *idname, size_t max,
 		     uint8_t **buf, size_t *len);
+/* The same with an explicit 32-byte AAD id (names longer than 32 bytes). */
+int vault_put_sealed_id(struct vault *v, struct blob_ctx *c, uint8_t type,
+			const char *name, const uint8_t id[BLOB_ID_LEN],
+			const void *buf, size_t len);
+int vault_get_sealed_id(struct vault *v, struct blob_ctx *c, uint8_t type,
+			const char *name, const uint8_t id[BLOB_ID_LEN], size_t max,
+			uint8_t **buf, size_t *len);
 
 /* Loads every index object; names of damaged ones go to *damaged (may be
  * NULL).  Damage is not an error here: it shows up as missing blobs. */
