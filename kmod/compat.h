@@ -9,4 +9,65 @@
 
 #include <linux/version.h>
 
+#ifndef __ASSEMBLY__
+#include <linux/blkdev.h>
+#include <linux/err.h>
+
+/*
+ * A block device opened by the module itself (not through a dm table):
+ * the COW store and the snapshot's own read reference to the backing
+ * device.  6.9 replaced blkdev_get_by_dev()/blkdev_put() by files.
+ */
+struct cs_bdev {
+	struct block_device *bdev;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	struct file *file;
+#else
+	fmode_t mode;
+#endif
+};
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+static inline int cs_bdev_open(struct cs_bdev *b, dev_t dev, bool write,
+			       void *holder)
+{
+	blk_mode_t mode = BLK_OPEN_READ | (write ? BLK_OPEN_WRITE : 0);
+
+	b->file = bdev_file_open_by_dev(dev, mode, holder, NULL);
+	if (IS_ERR(b->file))
+		return PTR_ERR(b->file);
+	b->bdev = file_bdev(b->file);
+	return 0;
+}
+
+static inline void cs_bdev_close(struct cs_bdev *b)
+{
+	bdev_fput(b->file);
+}
+#else
+static inline int cs_bdev_open(struct cs_bdev *b, dev_t dev, bool write,
+			       void *holder)
+{
+	b->mode = FMODE_READ | (write ? FMODE_WRITE : 0) |
+		  (holder ? FMODE_EXCL : 0);
+	b->bdev = blkdev_get_by_dev(dev, b->mode, holder);
+	if (IS_ERR(b->bdev))
+		return PTR_ERR(b->bdev);
+	return 0;
+}
+
+static inline void cs_bdev_close(struct cs_bdev *b)
+{
+	blkdev_put(b->bdev, b->mode);
+}
+#endif
+
+/* Table open modes: fmode_t on 6.1, blk_mode_t since 6.5. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define CS_TABLE_MODE_READ	BLK_OPEN_READ
+#else
+#define CS_TABLE_MODE_READ	FMODE_READ
+#endif
+
+#endif /* __ASSEMBLY__ */
 #endif

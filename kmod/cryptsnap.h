@@ -8,5 +8,7 @@
 
 int cs_target_register(void);
 void cs_target_unregister(void);
+int cs_view_register(void);
+void cs_view_unregister(void);
 
 #endif

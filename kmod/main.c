@@ -14,14 +14,20 @@ static int __init cryptsnap_init(void)
 	ret = cs_target_register();
 	if (ret < 0)
 		goto err_target;
+	ret = cs_view_register();
+	if (ret < 0)
+		goto err_view;
 	return 0;
 
+err_view:
+	cs_target_unregister();
 err_target:
 	return ret;
 }
 
 static void __exit cryptsnap_exit(void)
 {
+	cs_view_unregister();
 	cs_target_unregister();
 }
 

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The "cryptsnap" target: maps its backing device 1:1 so it can sit
- * underneath a live dm-crypt mapping without changing the crypt table's
- * offsets.
+ * The "cryptsnap" origin target: maps its backing device 1:1 so it can
+ * sit underneath a live dm-crypt mapping without changing the crypt
+ * table's offsets, marks every chunk a write, discard or write-zeroes
+ * touches, and hands writes to the snapshot (if any) for copy-on-write.
+ *
+ * The state (change maps, snapshot) lives in a struct cs_origin owned by
+ * the mapped device, so it survives table reloads; this file is the
+ * per-table glue.
  */
 #include <linux/module.h>
 #include <linux/blkdev.h>
@@ -11,12 +16,16 @@
 
 #include "cryptsnap-dm.h"
 #include "cryptsnap.h"
+#include "origin.h"
 
+/* One table's instance of the cryptsnap target. */
 struct cs_target {
-	struct dm_dev *dev;
+	struct dm_dev *dev;		/* backing device */
+	sector_t dev_sectors;
 	sector_t chunk_sectors;
 	unsigned int chunk_shift;
-	sector_t nr_chunks;
+	unsigned long nr_chunks;
+	struct cs_origin *origin;
 };
 
 static int parse_chunk_size(struct dm_target *ti, const char *arg,
@@ -43,6 +52,11 @@ static int parse_chunk_size(struct dm_target *ti, const char *arg,
 		ti->error = "Chunk size larger than the backing device";
 		return -EINVAL;
 	}
+	if (DIV_ROUND_UP_SECTOR_T(dev_sectors, chunk) > CRYPTSNAP_MAX_CHUNKS) {
+		ti->error = "Too many chunks: use a larger chunk size";
+		return -EINVAL;
+	}
+	cs->dev_sectors = dev_sectors;
 	cs->chunk_sectors = chunk;
 	cs->chunk_shift = ilog2(chunk);
 	cs->nr_chunks = DIV_ROUND_UP_SECTOR_T(dev_sectors, chunk);
@@ -71,6 +85,22 @@ static int parse_features(struct dm_target *ti, struct dm_arg_set *as)
 		ti->error = "Unexpected trailing arguments";
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int attach_origin(struct dm_target *ti, struct cs_target *cs)
+{
+	struct cs_origin key = {
+		.md_dev = disk_devt(dm_disk(dm_table_get_md(ti->table))),
+		.backing_dev = cs->dev->bdev->bd_dev,
+		.dev_sectors = cs->dev_sectors,
+		.chunk_sectors = cs->chunk_sectors,
+	};
+
+	strscpy(key.name, dm_table_device_name(ti->table), sizeof(key.name));
+	cs->origin = cs_origin_get(&key, &ti->error);
+	if (IS_ERR(cs->origin))
+		return PTR_ERR(cs->origin);
 	return 0;
 }
 
@@ -114,6 +144,9 @@ static int cs_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ret = -EINVAL;
 		goto err_put;
 	}
+	ret = attach_origin(ti, cs);
+	if (ret)
+		goto err_put;
 
 	ti->num_flush_bios = 1;
 	ti->num_discard_bios = 1;
@@ -129,20 +162,46 @@ err_free:
 	return ret;
 }
 
+/* The origin state, and its snapshot, go with the device's last table. */
 static void cs_dtr(struct dm_target *ti)
 {
 	struct cs_target *cs = ti->private;
 
+	cs_origin_put(cs->origin);
 	dm_put_device(ti, cs->dev);
 	kfree(cs);
 }
 
+/* Writes, discards, write-zeroes; not empty flushes. */
+static bool bio_changes_data(struct bio *bio)
+{
+	return op_is_write(bio_op(bio)) && bio_sectors(bio);
+}
+
+/*
+ * The hot path.  Tracking is a lockless bit test (and set on the first
+ * touch of a chunk); with a snapshot, writes to chunks already copied
+ * cost one more bit test.  Only first writes to a chunk are deferred.
+ */
 static int cs_map(struct dm_target *ti, struct bio *bio)
 {
 	struct cs_target *cs = ti->private;
+	unsigned long first, last;
 
 	bio_set_dev(bio, cs->dev->bdev);
-	return DM_MAPIO_REMAPPED;
+	if (!bio_changes_data(bio))
+		return DM_MAPIO_REMAPPED;
+	first = bio->bi_iter.bi_sector >> cs->chunk_shift;
+	last = (bio_end_sector(bio) - 1) >> cs->chunk_shift;
+	return cs_origin_map_write(cs->origin, bio, first, last);
+}
+
+static int cs_message(struct dm_target *ti, unsigned int argc, char **argv,
+		      char *result, unsigned int maxlen)
+{
+	struct cs_target *cs = ti->private;
+
+	return cs_origin_message(cs->origin, argc, argv, result, maxlen);
 }
 
 static void cs_status(struct dm_target *ti, status_type_t type,
@@ -154,8 +213,7 @@ static void cs_status(struct dm_target *ti, status_type_t type,
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		DMEMIT("%llu %llu", (unsigned long long)cs->chunk_sectors,
-		       (unsigned long long)cs->nr_chunks);
+		cs_origin_emit_info(cs->origin, result, maxlen);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %llu", cs->dev->name,
@@ -203,6 +261,7 @@ static struct target_type cs_target_type = {
 	.dtr = cs_dtr,
 	.map = cs_map,
 	.status = cs_status,
+	.message = cs_message,
 	.iterate_devices = cs_iterate_devices,
 	.io_hints = cs_io_hints,
 };

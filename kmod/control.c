@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Messages to the origin target: the snapshot life cycle and the change
+ * set hand-over.  The grammar and error codes are in cryptsnap-dm.h.
+ * Every message runs under the target's ctl_lock and either succeeds or
+ * changes nothing.  Bad input is the caller's problem, not the kernel's:
+ * errors are returned, never logged.
+ */
+#include <linux/blkdev.h>
+#include <linux/kernel.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+
+#include "cryptsnap-dm.h"
+#include "cryptsnap.h"
+#include "snap.h"
+#include "origin.h"
+
+static struct cs_snap *current_snap(struct cs_origin *o)
+{
+	return rcu_dereference_protected(o->snap,
+					 lockdep_is_held(&o->ctl_lock));
+}
+
+/* "major:minor" or a device node path. */
+static int parse_dev(const char *arg, dev_t *dev)
+{
+	unsigned int major, minor;
+	char dummy;
+
+	if (sscanf(arg, "%u:%u%c", &major, &minor, &dummy) == 2) {
+		*dev = MKDEV(major, minor);
+		if (MAJOR(*dev) != major || MINOR(*dev) != minor)
+			return -EINVAL;
+		return 0;
+	}
+	return lookup_bdev(arg, dev) ? -EINVAL : 0;
+}
+
+static int parse_ulong(const char *arg, unsigned long max, unsigned long *v)
+{
+	unsigned long long x;
+
+	if (kstrtoull(arg, 10, &x) || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+/*
+ * The COW granularity: the tracking chunk size unless given.  It is the
+ * snapshot's own (copies, COW slots, view splitting); the change set stays
+ * in tracking chunks.
+ */
+static int parse_cow_chunk(struct cs_origin *o, const char *arg,
+			   struct cs_snap_params *p)
+{
+	unsigned int sectors = o->chunk_sectors;
+
+	if (arg && (kstrtouint(arg, 10, &sectors) || !is_power_of_2(sectors) ||
+		    sectors < CRYPTSNAP_CHUNK_SECTORS_MIN ||
+		    sectors > CRYPTSNAP_CHUNK_SECTORS_MAX ||
+		    sectors > o->dev_sectors))
+		return -EINVAL;
+	p->chunk_shift = ilog2(sectors);
+	p->nr_chunks = DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors);
+	return 0;
+}
+
+static int snap_take(struct cs_origin *o, const char *cow_path,
+		     const char *cow_chunk)
+{
+	struct cs_snap_params p = {
+		.origin_dev = o->backing_dev,
+		.dev_sectors = o->dev_sectors,
+		.counter = o->track.counter + 1,
+		.name = o->name,
+	};
+	struct cs_snap *s;
+	char *error;
+	int ret;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (current_snap(o))
+		return -EBUSY;
+	ret = parse_cow_chunk(o, cow_chunk, &p);
+	if (ret)
+		return ret;
+	ret = parse_dev(cow_path, &p.cow_dev);
+	if (ret)
+		return ret;
+	/* Copying into ourselves or over the data we copy would recurse. */
+	if (p.cow_dev == p.origin_dev || p.cow_dev == o->md_dev)
+		return -EINVAL;
+	s = cs_snap_create(&p, &error);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+
+	cs_track_freeze(&o->track);
+	o->frozen_chunks = cs_bitmap_weight(o->track.frozen);
+	o->set_state = CRYPTSNAP_SET_PENDING;
+	rcu_assign_pointer(o->snap, s);
+	DMINFO("%s: snapshot %llu taken, %lu changed chunks", o->name,
+	       (unsigned long long)o->track.counter, o->frozen_chunks);
+	return 0;
+}
+
+/*
+ * Forget the snapshot: an unresolved change set goes back to the live
+ * map, then no new write may reach the snapshot (RCU), then held writes
+ * and copies drain.  Also used by the destructor.
+ */
+void cs_origin_detach_snap(struct cs_origin *o)
+{
+	struct cs_snap *s = current_snap(o);
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (!s)
+		return;
+	if (o->track.frozen)
+		cs_track_abort(&o->track);
+	RCU_INIT_POINTER(o->snap, NULL);
+	synchronize_rcu();
+	cs_snap_shutdown(s);
+	cs_snap_put(s);
+	o->frozen_chunks = 0;
+	o->set_state = CRYPTSNAP_SET_NONE;
+}
+
+static int snap_drop(struct cs_origin *o)
+{
+	lockdep_assert_held(&o->ctl_lock);
+	if (!current_snap(o))
+		return -EBUSY;
+	cs_origin_detach_snap(o);
+	return 0;
+}
+
+static int set_commit(struct cs_origin *o)
+{
+	struct cs_snap *s = current_snap(o);
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (!s || !o->track.frozen)
+		return -EBUSY;
+	/* Its image could not be read in full: the backup cannot be good. */
+	if (!cs_snap_active(s))
+		return -EIO;
+	cs_track_commit(&o->track);
+	o->set_state = CRYPTSNAP_SET_COMMITTED;
+	return 0;
+}
+
+static int set_abort(struct cs_origin *o)
+{
+	lockdep_assert_held(&o->ctl_lock);
+	if (!current_snap(o) || !o->track.frozen)
+		return -EBUSY;
+	cs_track_abort(&o->track);
+	o->set_state = CRYPTSNAP_SET_ABORTED;
+	return 0;
+}
+
+static int track_reset(struct cs_origin *o)
+{
+	lockdep_assert_held(&o->ctl_lock);
+	if (current_snap(o))
+		return -EBUSY;
+	cs_track_reset(&o->track);
+	return 0;
+}
+
+/* Room for "<next> <n> " in front of the extent list. */
+#define HDR_ROOM	32U
+/* Longest "<start>:<len>," with chunk numbers below 2^32. */
+#define EXTENT_ROOM	23U
+
+/*
+ * Write one page of the frozen change set starting at chunk @from.  The
+ * list is written after HDR_ROOM bytes, then moved up behind the header
+ * once the cursor and count are known.  Output never reaches maxlen - 1
+ * so dm does not flag the buffer as full.
+ */
+static int changes_page(struct cs_origin *o, unsigned long from,
+			unsigned long max_extents, char *result,
+			unsigned int maxlen)
+{
+	const struct cs_bitmap *bm = o->track.frozen;
+	unsigned long next = from, n = 0, start, len;
+	unsigned int pos = HDR_ROOM, hdr;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (maxlen < HDR_ROOM + EXTENT_ROOM + 2)
+		return -ENOSPC;
+	while (n < max_extents && pos + EXTENT_ROOM < maxlen - 1) {
+		start = cs_bitmap_next_extent(bm, next, &len);
+		if (!len) {
+			next = o->nr_chunks;
+			break;
+		}
+		pos += scnprintf(result + pos, maxlen - pos, "%s%lu:%lu",
+				 n ? "," : "", start, len);
+		next = start + len;
+		n++;
+		cond_resched();
+	}
+	if (!n)
+		result[pos++] = '-';
+	result[pos] = '\0';
+	hdr = scnprintf(result, HDR_ROOM, "%lu %lu ", next, n);
+	memmove(result + hdr, result + HDR_ROOM, pos - HDR_ROOM + 1);
+	return 1;	/* dm: @result holds output */
+}
+
+static int changes(struct cs_origin *o, unsigned int argc, char **argv,
+		   char *result, unsigned int maxlen)
+{
+	unsigned long from, max = CRYPTSNAP_MSG_MAX_EXTENTS;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (argc < 2 || argc > 3)
+		return -EINVAL;
+	if (parse_ulong(argv[1], o->nr_chunks, &from))
+		return -EINVAL;
+	if (argc == 3 &&
+	    (parse_ulong(argv[2], CRYPTSNAP_MSG_MAX_EXTENTS, &max) || !max))
+		return -EINVAL;
+	if (!current_snap(o) || !o->track.frozen)
+		return -EBUSY;
+	return changes_page(o, from, max, result, maxlen);
+}
+
+static int dispatch(struct cs_origin *o, unsigned int argc, char **argv,
+		    char *result, unsigned int maxlen)
+{
+	const char *verb = argv[0];
+
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_CHANGES))
+		return changes(o, argc, argv, result, maxlen);
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_SNAP_TAKE))
+		return argc == 2 || argc == 3 ?
+			snap_take(o, argv[1], argc == 3 ? argv[2] : NULL) :
+			-EINVAL;
+	if (argc != 1)
+		return -EINVAL;
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_SNAP_DROP))
+		return snap_drop(o);
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_COMMIT))
+		return set_commit(o);
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_ABORT))
+		return set_abort(o);
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_RESET))
+		return track_reset(o);
+	return -EINVAL;
+}
+
+int cs_origin_message(struct cs_origin *o, unsigned int argc, char **argv,
+		      char *result, unsigned int maxlen)
+{
+	int ret;
+
+	if (!argc)
+		return -EINVAL;
+	mutex_lock(&o->ctl_lock);
+	ret = dispatch(o, argc, argv, result, maxlen);
+	mutex_unlock(&o->ctl_lock);
+	return ret;
+}

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Origin state shared by the tables of one cryptsnap mapped device, and
+ * the registry through which tables and views find it.
+ */
+#include <linux/blkdev.h>
+#include <linux/slab.h>
+
+#include "cryptsnap-dm.h"
+#include "cryptsnap.h"
+#include "origin.h"
+
+static LIST_HEAD(origins);
+static DEFINE_MUTEX(origins_lock);
+
+/* Same device, same geometry: a reloaded table may keep the state. */
+static bool same_origin(const struct cs_origin *a, const struct cs_origin *b)
+{
+	return a->md_dev == b->md_dev && a->backing_dev == b->backing_dev &&
+	       a->dev_sectors == b->dev_sectors &&
+	       a->chunk_sectors == b->chunk_sectors;
+}
+
+static struct cs_origin *origin_create(const struct cs_origin *key,
+				       char **error)
+{
+	struct cs_origin *o;
+
+	o = kzalloc(sizeof(*o), GFP_KERNEL);
+	if (!o) {
+		*error = "Cannot allocate origin";
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&o->kref);
+	o->md_dev = key->md_dev;
+	o->backing_dev = key->backing_dev;
+	o->dev_sectors = key->dev_sectors;
+	o->chunk_sectors = key->chunk_sectors;
+	o->chunk_shift = ilog2(key->chunk_sectors);
+	o->nr_chunks = DIV_ROUND_UP_SECTOR_T(key->dev_sectors,
+					     key->chunk_sectors);
+	strscpy(o->name, key->name, sizeof(o->name));
+	mutex_init(&o->ctl_lock);
+	o->set_state = CRYPTSNAP_SET_NONE;
+	if (cs_track_init(&o->track, o->nr_chunks, &o->ctl_lock)) {
+		mutex_destroy(&o->ctl_lock);
+		kfree(o);
+		*error = "Cannot allocate change map";
+		return ERR_PTR(-ENOMEM);
+	}
+	return o;
+}
+
+/*
+ * The state for a new table described by @key: the existing one of the
+ * same mapped device if the geometry matches (table reload), else fresh
+ * state with a new generation.
+ */
+struct cs_origin *cs_origin_get(const struct cs_origin *key, char **error)
+{
+	struct cs_origin *o;
+
+	mutex_lock(&origins_lock);
+	list_for_each_entry(o, &origins, node) {
+		if (same_origin(o, key)) {
+			kref_get(&o->kref);
+			goto out;
+		}
+	}
+	o = origin_create(key, error);
+	if (!IS_ERR(o))
+		list_add_tail(&o->node, &origins);
+out:
+	mutex_unlock(&origins_lock);
+	return o;
+}
+
+/* Called with origins_lock held by kref_put_mutex(); drops it. */
+static void origin_release(struct kref *kref)
+{
+	struct cs_origin *o = container_of(kref, struct cs_origin, kref);
+
+	list_del(&o->node);
+	mutex_unlock(&origins_lock);
+
+	mutex_lock(&o->ctl_lock);
+	cs_origin_detach_snap(o);
+	mutex_unlock(&o->ctl_lock);
+	cs_track_destroy(&o->track);
+	mutex_destroy(&o->ctl_lock);
+	kfree(o);
+}
+
+/* The last table of the device is gone: drop its snapshot and state. */
+void cs_origin_put(struct cs_origin *o)
+{
+	kref_put_mutex(&o->kref, origin_release, &origins_lock);
+}
+
+/*
+ * The active snapshot of the origin whose mapped device is @md_dev, with
+ * a reference for the caller.  During a reload with a new geometry two
+ * states share a dev_t; only one can have an active snapshot.
+ */
+struct cs_snap *cs_origin_find_snap(dev_t md_dev, char **error)
+{
+	struct cs_snap *found = NULL, *s;
+	struct cs_origin *o;
+	bool origin = false;
+
+	mutex_lock(&origins_lock);
+	list_for_each_entry(o, &origins, node) {
+		if (o->md_dev != md_dev)
+			continue;
+		origin = true;
+		mutex_lock(&o->ctl_lock);
+		s = rcu_dereference_protected(o->snap,
+					      lockdep_is_held(&o->ctl_lock));
+		if (s && cs_snap_active(s)) {
+			cs_snap_get(s);
+			found = s;
+		}
+		mutex_unlock(&o->ctl_lock);
+		if (found)
+			break;
+	}
+	mutex_unlock(&origins_lock);
+	if (found)
+		return found;
+	*error = origin ? "Origin has no active snapshot" :
+			  "Not a cryptsnap origin device";
+	return ERR_PTR(origin ? -ENODEV : -EINVAL);
+}
+
+/* STATUSTYPE_INFO; field order in cryptsnap-dm.h. */
+void cs_origin_emit_info(struct cs_origin *o, char *result,
+			 unsigned int maxlen)
+{
+	unsigned long used = 0, total = 0;
+	unsigned int sz = 0;
+	struct cs_snap *s;
+
+	mutex_lock(&o->ctl_lock);
+	s = rcu_dereference_protected(o->snap, lockdep_is_held(&o->ctl_lock));
+	DMEMIT("%llu %lu %lu %pUb %llu %llu ",
+	       (unsigned long long)o->chunk_sectors, o->nr_chunks,
+	       cs_track_changed(&o->track), &o->track.uuid,
+	       (unsigned long long)o->track.counter,
+	       (unsigned long long)o->track.base);
+	if (s) {
+		sz = cs_snap_emit_state(s, result, maxlen, sz);
+		cs_snap_cow_usage(s, &used, &total);
+	} else {
+		DMEMIT(CRYPTSNAP_SNAP_NONE);
+	}
+	DMEMIT(" %lu %lu %lu %s", used, total, o->frozen_chunks, o->set_state);
+	mutex_unlock(&o->ctl_lock);
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef CRYPTSNAP_SNAP_H
+#define CRYPTSNAP_SNAP_H
+
+#include <linux/bio.h>
+#include <linux/list.h>
+#include <linux/types.h>
+
+struct cs_snap;
+
+/* What a snapshot needs to know about its origin, fixed at snap_take. */
+struct cs_snap_params {
+	dev_t origin_dev;		/* backing device of the origin */
+	dev_t cow_dev;
+	sector_t dev_sectors;
+	unsigned int chunk_shift;
+	unsigned long nr_chunks;
+	u64 counter;			/* generation counter of this snapshot */
+	const char *name;		/* for log lines */
+};
+
+/*
+ * Per-bio data of a view read.  A read of a chunk that is not copied yet
+ * goes to the origin and stays on the snapshot's reader list until it
+ * completes, so the first write to that chunk waits for it.
+ */
+struct cs_view_io {
+	struct list_head node;
+	unsigned long chunk;
+	bool registered;
+};
+
+struct cs_snap *cs_snap_create(const struct cs_snap_params *p,
+			       char **error);
+void cs_snap_shutdown(struct cs_snap *s);
+void cs_snap_get(struct cs_snap *s);
+void cs_snap_put(struct cs_snap *s);
+
+int cs_snap_map_write(struct cs_snap *s, struct bio *bio);
+
+int cs_snap_view_map(struct cs_snap *s, struct bio *bio,
+		     struct cs_view_io *io);
+void cs_snap_view_end(struct cs_snap *s, struct cs_view_io *io,
+		      blk_status_t *error);
+
+bool cs_snap_active(struct cs_snap *s);
+u64 cs_snap_counter(const struct cs_snap *s);
+sector_t cs_snap_sectors(const struct cs_snap *s);
+unsigned int cs_snap_chunk_shift(const struct cs_snap *s);
+struct block_device *cs_snap_origin_bdev(const struct cs_snap *s);
+unsigned int cs_snap_emit_state(struct cs_snap *s, char *result,
+				unsigned int maxlen, unsigned int sz);
+void cs_snap_cow_usage(const struct cs_snap *s, unsigned long *used,
+		       unsigned long *total);
+
+#endif
