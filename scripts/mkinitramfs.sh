@@ -30,7 +30,8 @@ BINS=(
 	/usr/sbin/blkdiscard /usr/bin/fallocate /usr/sbin/fsfreeze
 	/usr/bin/awk /usr/bin/mawk /usr/bin/sed /usr/bin/grep /usr/bin/find
 	/usr/bin/xargs /usr/bin/date /usr/bin/tr /usr/bin/wc /usr/bin/cut
-	/usr/bin/dmesg /usr/bin/mount /usr/bin/umount
+	/usr/bin/dmesg /usr/bin/mount /usr/bin/umount /usr/bin/pkill /usr/bin/pgrep
+	${CRYPTSNAP_EXTRA_BINS:-}
 )
 # Module names the tests load explicitly; dependencies follow via modprobe.
 MODS=(virtio_pci virtio_blk loop dm-mod dm-crypt dm-era dm-snapshot dm-flakey

@@ -34,5 +34,11 @@ int cmd_verify(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
+int cmd_protect(int argc, char **argv);
+int cmd_unprotect(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+/* "backup DISK" and "key escrow DISK": protected disks (backup_disk.c, cmd_disk.c). */
+int backup_disk(int argc, char **argv);
+int disk_key_escrow(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backup_feed.h"
 #include "cmd.h"
 #include "cmd_common.h"
 #include "secmem.h"
@@ -28,9 +29,13 @@ struct backup_args {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cryptsnap backup --vault VAULT --source PATH --disk NAME [options]\n"
+		"usage: cryptsnap backup DISK [--retain-until DATE] [--full] [--kek FILE] [--json]\n"
+		"       cryptsnap backup --vault VAULT --source PATH --disk NAME [options]\n"
 		"\n"
-		"Stores a new recovery point of PATH (image file or block device).\n"
+		"The first form backs up a protected disk from a snapshot: only the\n"
+		"chunks changed since its last point (all of them for the first point,\n"
+		"or when tracking was not continuous, or with --full).\n"
+		"The second (scan mode) stores a new recovery point of PATH (image file or block device).\n"
 		"  --retain-until DATE    prune never removes the point before DATE\n"
 		"                         (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS UTC, @epoch)\n"
 		"  --escrow NAME=FILE     store FILE sealed with the vault DEK (LUKS header)\n"
@@ -128,31 +133,10 @@ static int parse(int argc, char **argv, struct backup_args *a)
 	return EXIT_OK;
 }
 
-/* Reads the source in batches and feeds the engine. */
+/* Reads the whole source and feeds the engine. */
 static int scan(struct vault_backup *vb, const struct image *img, uint32_t cs)
 {
-	uint64_t nchunks = (img->size + cs - 1) / cs, c = 0;
-	uint32_t per = vault_backup_batch_chunks(vb);
-
-	while (c < nchunks) {
-		uint32_t n = (uint32_t)MIN((uint64_t)per, nchunks - c);
-		uint64_t off = c * cs, len = MIN((uint64_t)n * cs, img->size - off);
-		uint8_t *buf = vault_backup_buffer(vb);
-		int r;
-
-		if (!buf)
-			return vault_backup_submit(vb, NULL, 0, 0);
-		r = pread_full(img->fd, buf, (size_t)len, off);
-		if (r < 0) {
-			vault_backup_submit(vb, buf, c, 0);
-			return r;
-		}
-		r = vault_backup_submit(vb, buf, c, n);
-		if (r < 0)
-			return r;
-		c += n;
-	}
-	return 0;
+	return feed_range(vb, img->fd, img->size, cs, 0, (img->size + cs - 1) / cs, NULL);
 }
 
 static void report(const struct backup_args *a, const char *id,
@@ -227,6 +211,9 @@ int cmd_backup(int argc, char **argv)
 	struct image img;
 	int r;
 
+	/* "backup DISK": a protected disk, fed by the kernel snapshot. */
+	if (argc > 1 && argv[1][0] != '-')
+		return backup_disk(argc, argv);
 	r = parse(argc, argv, &a);
 	if (r)
 		goto out;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* cryptsnap key rotate|show --vault VAULT */
+/* cryptsnap key rotate|show --vault VAULT; key escrow DISK (cmd_disk.c) */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -19,6 +19,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cryptsnap key show --vault VAULT [--json]\n"
 		"       cryptsnap key rotate --vault VAULT [--kek NEWFILE] [--old-kek FILE]\n"
+		"       cryptsnap key escrow DISK [--key-file FILE]\n"
 		"\n"
 		"show: KEK mode, generation, fingerprint and the activity log of key changes.\n"
 		"rotate: re-wraps every DEK and escrowed secret with a new KEK (NEWFILE: an\n"
@@ -183,6 +184,8 @@ int cmd_key(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
+	if (!strcmp(sub, "escrow"))
+		return disk_key_escrow(argc - 1, argv + 1);
 	r = parse(argc - 1, argv + 1, &a);
 	if (r)
 		return r < 0 ? EXIT_OK : r;

@@ -11,6 +11,8 @@
 
 #include "cmd.h"
 #include "cmd_common.h"
+#include "disk_ops.h"
+#include "luks.h"
 #include "secmem.h"
 #include "source.h"
 #include "util.h"
@@ -20,17 +22,22 @@
 
 struct restore_args {
 	const char *vault, *point, *to, *kek, *escrow_dir;
-	int force;
+	char default_vault[4096];
+	int force, check_key;
 	unsigned int threads;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cryptsnap restore --vault VAULT --point ID --to PATH [options]\n"
+		"usage: cryptsnap restore [--vault VAULT] --point ID --to PATH [options]\n"
 		"\n"
 		"Writes recovery point ID to PATH (a file, created if missing, or a block\n"
-		"device).  Every chunk is authenticated before it is written.\n"
+		"device): the LUKS header and ciphertext as they were, never decrypted.\n"
+		"Every chunk is authenticated before it is written.  A protected live\n"
+		"disk is never overwritten.  --vault defaults to the vault of the\n"
+		"protected disks when they all use one.\n"
+		"  --check-key        prove the escrowed key opens the restored header\n"
 		"  --force            overwrite a non-empty target\n"
 		"  --escrow-dir DIR   write the point's escrow slots to DIR/<name> (0600)\n"
 		"  --kek FILE         KEK file instead of the recorded one\n"
@@ -44,6 +51,7 @@ static int parse(int argc, char **argv, struct restore_args *a)
 		{ "point", required_argument, NULL, 'p' },
 		{ "to", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "check-key", no_argument, NULL, 'c' },
 		{ "kek", required_argument, NULL, 'k' },
 		{ "escrow-dir", required_argument, NULL, 'e' },
 		{ "threads", required_argument, NULL, 'T' },
@@ -58,6 +66,7 @@ static int parse(int argc, char **argv, struct restore_args *a)
 		case 'p': a->point = optarg; break;
 		case 't': a->to = optarg; break;
 		case 'f': a->force = 1; break;
+		case 'c': a->check_key = 1; break;
 		case 'k': a->kek = optarg; break;
 		case 'e': a->escrow_dir = optarg; break;
 		case 'T': a->threads = (unsigned int)atoi(optarg); break;
@@ -65,9 +74,16 @@ static int parse(int argc, char **argv, struct restore_args *a)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (!a->vault || !a->point || !a->to || optind != argc) {
+	if (!a->point || !a->to || optind != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (!a->vault) {
+		if (disk_default_vault(a->default_vault, sizeof(a->default_vault))) {
+			fprintf(stderr, "cryptsnap restore: --vault is required\n");
+			return EXIT_USAGE;
+		}
+		a->vault = a->default_vault;
 	}
 	return EXIT_OK;
 }
@@ -102,6 +118,31 @@ static int write_escrow(struct vault *v, struct blob_ctx *c, const struct manife
 			return fail("restore", r, "cannot write %s", path);
 		printf("escrow %s -> %s\n", m->escrow[i].name, path);
 	}
+	return EXIT_OK;
+}
+
+/* The escrowed key must open the restored header; no plaintext is read. */
+static int check_key(struct vault *v, struct blob_ctx *c, const struct manifest *m,
+		     const char *to)
+{
+	uint8_t *key = NULL;
+	size_t len = 0;
+	unsigned int i;
+	int r = -ENOKEY;
+
+	for (i = 0; i < m->nescrow; i++)
+		if (m->escrow[i].kind == ESCROW_KEK && !strcmp(m->escrow[i].name, "key"))
+			r = escrow_open(v, c, m->id, &m->escrow[i], &key, &len);
+	if (r < 0)
+		return fail("restore", r, "point %s has no escrowed key", m->id);
+	r = luks_check_key(to, key, len);
+	secmem_wipe(key, len);
+	free(key);
+	if (r < 0) {
+		fprintf(stderr, "cryptsnap restore: the escrowed key does NOT open %s\n", to);
+		return EXIT_KEY;
+	}
+	printf("escrowed key opens %s (keyslot %d)\n", to, r);
 	return EXIT_OK;
 }
 
@@ -177,6 +218,17 @@ static int run(struct restore_args *a, struct vault *v)
 		format_bytes(m.image_size, sz, sizeof(sz));
 		printf("restored point %s of disk %s (%s) to %s\n", m.id, m.disk, sz, a->to);
 	}
+	if (!r && a->check_key)
+		r = check_key(v, &c, &m, a->to);
+	if (!r && manifest_meta(&m, "luks_uuid")) {
+		if (a->escrow_dir)
+			printf("open it with: cryptsetup open %s %s-restored --key-file %s/key\n",
+			       a->to, m.disk, a->escrow_dir);
+		else
+			printf("open it with: cryptsetup open %s %s-restored --key-file DIR/key\n"
+			       "(restore with --escrow-dir DIR to receive the escrowed key)\n",
+			       a->to, m.disk);
+	}
 	bindex_free(&bi);
 	manifest_free(&m);
 	blob_ctx_free(&c);
@@ -189,9 +241,16 @@ int cmd_restore(int argc, char **argv)
 	struct vault *v = NULL;
 	int r;
 
+	char disk[80];
+
 	r = parse(argc, argv, &a);
 	if (r)
 		return r < 0 ? EXIT_OK : r;
+	if (disk_guard_target(a.to, disk, sizeof(disk))) {
+		fprintf(stderr, "cryptsnap restore: refused: %s is the live protected disk %s "
+			"(restore to a new disk)\n", a.to, disk);
+		return EXIT_BUSY;
+	}
 	r = cli_vault("restore", a.vault, 1, a.kek, &v);
 	if (r)
 		return r;

@@ -8,12 +8,15 @@
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the tool version" },
 	{ "vault", cmd_vault, "create a vault (vault init)" },
-	{ "backup", cmd_backup, "store a recovery point of a disk image or device" },
+	{ "protect", cmd_protect, "put a live dm-crypt disk under protection" },
+	{ "unprotect", cmd_unprotect, "take a disk out of protection (live)" },
+	{ "status", cmd_status, "tracking and snapshot state of protected disks" },
+	{ "backup", cmd_backup, "store a recovery point of a protected disk or an image" },
 	{ "points", cmd_points, "list recovery points" },
 	{ "restore", cmd_restore, "write a recovery point to a file or device" },
 	{ "verify", cmd_verify, "check every chunk and index of the vault" },
 	{ "prune", cmd_prune, "remove points by retention rules, then collect garbage" },
-	{ "key", cmd_key, "show or rotate the vault KEK" },
+	{ "key", cmd_key, "show or rotate the vault KEK; escrow a disk's new key" },
 	{ "jobs", cmd_jobs, "list backup, restore, verify and key jobs" },
 };
 

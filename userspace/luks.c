@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libcryptsetup layer: identify LUKS devices, check keys, back up headers,
+ * and fetch the volume key when a live mapping must be restacked.  The
+ * library's own messages are suppressed; errors travel as errno.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libcryptsetup.h>
+
+#include "luks.h"
+#include "secmem.h"
+
+static void quiet(int level, const char *msg, void *usrptr)
+{
+}
+
+static int open_luks(const char *device, struct crypt_device **cd)
+{
+	int ret;
+
+	crypt_set_log_callback(NULL, quiet, NULL);
+	ret = crypt_init(cd, device);
+	if (ret < 0)
+		return ret;
+	crypt_set_log_callback(*cd, quiet, NULL);
+	ret = crypt_load(*cd, CRYPT_LUKS, NULL);
+	if (ret < 0) {
+		crypt_free(*cd);
+		*cd = NULL;
+		return ret == -EINVAL ? -ENODEV : ret;
+	}
+	return 0;
+}
+
+int luks_identify(const char *device, struct luks_info *info)
+{
+	struct crypt_device *cd;
+	const char *type;
+	int ret;
+
+	ret = open_luks(device, &cd);
+	if (ret)
+		return ret;
+	memset(info, 0, sizeof(*info));
+	type = crypt_get_type(cd);
+	info->version = type && !strcmp(type, CRYPT_LUKS2) ? 2 : 1;
+	snprintf(info->uuid, sizeof(info->uuid), "%s", crypt_get_uuid(cd) ?: "");
+	snprintf(info->cipher, sizeof(info->cipher), "%s-%s",
+		 crypt_get_cipher(cd) ?: "?", crypt_get_cipher_mode(cd) ?: "?");
+	info->data_offset = crypt_get_data_offset(cd);
+	info->sector_size = (uint32_t)crypt_get_sector_size(cd);
+	info->key_size = (uint32_t)crypt_get_volume_key_size(cd);
+	crypt_free(cd);
+	return 0;
+}
+
+static int check(struct crypt_device *cd, const void *key, size_t key_len)
+{
+	/* A NULL name only verifies the key: nothing is activated. */
+	return crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, key,
+					    key_len, 0);
+}
+
+int luks_check_key(const char *device, const void *key, size_t key_len)
+{
+	struct crypt_device *cd;
+	int ret;
+
+	ret = open_luks(device, &cd);
+	if (ret)
+		return ret;
+	ret = check(cd, key, key_len);
+	crypt_free(cd);
+	return ret;
+}
+
+int luks_check_key_header(const char *header_file, const void *key,
+			  size_t key_len)
+{
+	return luks_check_key(header_file, key, key_len);
+}
+
+int luks_volume_key(const char *device, const void *key, size_t key_len,
+		    uint8_t **vk, size_t *vk_len)
+{
+	struct crypt_device *cd;
+	size_t len;
+	uint8_t *buf;
+	int ret;
+
+	ret = open_luks(device, &cd);
+	if (ret)
+		return ret;
+	len = (size_t)crypt_get_volume_key_size(cd);
+	buf = len ? secmem_alloc(len) : NULL;
+	if (!buf) {
+		crypt_free(cd);
+		return -ENOMEM;
+	}
+	ret = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)buf, &len, key,
+				   key_len);
+	crypt_free(cd);
+	if (ret < 0) {
+		secmem_free(buf);
+		return ret;
+	}
+	*vk = buf;
+	*vk_len = len;
+	return 0;
+}
+
+int luks_header_backup(const char *device, const char *file)
+{
+	struct crypt_device *cd;
+	int ret;
+
+	ret = open_luks(device, &cd);
+	if (ret)
+		return ret;
+	ret = crypt_header_backup(cd, NULL, file);
+	crypt_free(cd);
+	return ret;
+}
+
+int luks_open(const char *device, const char *name, const void *key, size_t key_len)
+{
+	struct crypt_device *cd;
+	int ret;
+
+	ret = open_luks(device, &cd);
+	if (ret)
+		return ret;
+	ret = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, key, key_len, 0);
+	crypt_free(cd);
+	return ret < 0 ? ret : 0;
+}

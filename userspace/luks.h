@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef CRYPTSNAP_LUKS_H
+#define CRYPTSNAP_LUKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The only door to libcryptsetup.  Negative errno on failure: -ENODEV not
+ * a LUKS device, -EPERM the key opens no keyslot.
+ */
+struct luks_info {
+	int version;			/* 1 or 2 */
+	char uuid[40];
+	char cipher[64];		/* e.g. "aes-xts-plain64" */
+	uint64_t data_offset;		/* sectors */
+	uint32_t sector_size;		/* bytes */
+	uint32_t key_size;		/* bytes */
+};
+
+int luks_identify(const char *device, struct luks_info *info);
+/* Returns the keyslot the key opens (>= 0). */
+int luks_check_key(const char *device, const void *key, size_t key_len);
+/*
+ * The volume key, into secmem (*vk, *vk_len); the caller frees with
+ * secmem_free.  Needed only to restack a live mapping.
+ */
+int luks_volume_key(const char *device, const void *key, size_t key_len,
+		    uint8_t **vk, size_t *vk_len);
+/* The device's LUKS header (and keyslot area) as a file-sized blob. */
+int luks_header_backup(const char *device, const char *file);
+/* Open (activate) the LUKS device as /dev/mapper/<name>. */
+int luks_open(const char *device, const char *name, const void *key, size_t key_len);
+/* Check a key against a header backup file alone (no data device). */
+int luks_check_key_header(const char *header_file, const void *key, size_t key_len);
+
+#endif
