@@ -433,10 +433,17 @@ int cs_snap_view_map(struct cs_snap *s, struct bio *bio,
 		     struct cs_view_io *io)
 {
 	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t chunk_end = chunk_to_sector(s, (sector >> s->chunk_shift) + 1);
 	unsigned long c = sector >> s->chunk_shift, flags;
 	struct cs_exception *e;
 	int ret = DM_MAPIO_REMAPPED;
 
+	/*
+	 * max_io_len already splits at chunk ends; make sure of it anyway,
+	 * since a read spanning two chunks would only be guarded for one.
+	 */
+	if (bio_end_sector(bio) > chunk_end)
+		dm_accept_partial_bio(bio, chunk_end - sector);
 	io->registered = false;
 	spin_lock_irqsave(&s->lock, flags);
 	if (s->state != CS_SNAP_ACTIVE) {
