@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,21 +69,6 @@ struct bk {
 	char point[POINT_ID_MAX];
 };
 
-static int say_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int say_fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "cryptsnap backup: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(-err));
-	fputc('\n', stderr);
-	return err ? exit_code(err) : EXIT_FAIL;
-}
-
 static int parse(int argc, char **argv, struct bk *b)
 {
 	static const struct option opts[] = {
@@ -104,13 +88,13 @@ static int parse(int argc, char **argv, struct bk *b)
 		switch (c) {
 		case 'r':
 			if (parse_date(optarg, &b->retain_until) < 0)
-				return say_fail(0, "bad date '%s'", optarg), EXIT_USAGE;
+				return fail_errno("backup", 0, "bad date '%s'", optarg), EXIT_USAGE;
 			break;
 		case 'k': b->kek = optarg; break;
 		case 'f': b->full = 1; break;
 		case 'c':
 			if (parse_size(optarg, &b->cow_size) || b->cow_size < (1 << 20))
-				return say_fail(0, "bad --cow-size '%s' (at least 1M)", optarg), EXIT_USAGE;
+				return fail_errno("backup", 0, "bad --cow-size '%s' (at least 1M)", optarg), EXIT_USAGE;
 			break;
 		case 'j': b->json = 1; break;
 		default:
@@ -122,10 +106,10 @@ static int parse(int argc, char **argv, struct bk *b)
 		}
 	}
 	if (optind != argc)
-		return say_fail(0, "unexpected argument '%s'", argv[optind]), EXIT_USAGE;
+		return fail_errno("backup", 0, "unexpected argument '%s'", argv[optind]), EXIT_USAGE;
 	r = disk_state_load(disk, &b->d);
 	if (r)
-		return say_fail(r, "unknown disk '%s' (not protected here)", disk);
+		return fail_errno("backup", r, "unknown disk '%s' (not protected here)", disk);
 	snprintf(b->view, sizeof(b->view), "cryptsnap-view-%s", b->d.name);
 	return EXIT_OK;
 }
@@ -174,10 +158,10 @@ static int ensure_origin(struct bk *b)
 	}
 	ret = disk_resolve(b->d.backing, &r);
 	if (ret)
-		return say_fail(ret, "disk %s: cannot find %s", b->d.name, b->d.backing);
+		return fail_errno("backup", ret, "disk %s: cannot find %s", b->d.name, b->d.backing);
 	ret = disk_stack(&b->d, r.crypt[0] && !strcmp(r.crypt, b->d.crypt), b->key, b->key_len);
 	if (ret)
-		return say_fail(ret, "disk %s: cannot re-stack the cryptsnap target", b->d.name);
+		return fail_errno("backup", ret, "disk %s: cannot re-stack the cryptsnap target", b->d.name);
 	fprintf(stderr, "cryptsnap backup: %s: tracking target was missing (reboot?); re-stacked it\n",
 		b->d.name);
 	return origin_status(b->d.origin, &b->st) ? EXIT_FAIL : 0;
@@ -186,13 +170,19 @@ static int ensure_origin(struct bk *b)
 static int escrowed_key(struct bk *b)
 {
 	struct vault_disk_rec rec;
+	struct luks_info li;
 	int r;
 
+	/* Device names are not stable across reboots; the LUKS UUID is. */
+	r = luks_identify(b->d.backing, &li);
+	if (r || strcmp(li.uuid, b->d.luks_uuid))
+		return fail_errno("backup", r, "%s no longer carries the LUKS header %s of disk %s",
+				  b->d.backing, b->d.luks_uuid, b->d.name);
 	r = vault_disk_get(b->v, b->d.name, &rec, &b->key, &b->key_len);
 	if (r)
 		return fail("backup", r, "no escrowed key for disk %s in the vault", b->d.name);
 	if (luks_check_key(b->d.backing, b->key, b->key_len) < 0)
-		return say_fail(0, "the escrowed key of %s no longer opens its LUKS header "
+		return fail_errno("backup", 0, "the escrowed key of %s no longer opens its LUKS header "
 				"(passphrase changed?); escrow the new one with "
 				"'cryptsnap key escrow %s'", b->d.name, b->d.name), EXIT_KEY;
 	return 0;
@@ -207,14 +197,14 @@ static int freeze_and_snap(struct bk *b)
 	r = cow_create(b->d.cow_dir, b->d.name, b->cow_size ? b->cow_size : b->d.cow_size,
 		       loop, sizeof(loop), &b->cow_fd);
 	if (r)
-		return say_fail(r, "cannot provision the COW store in %s", b->d.cow_dir);
+		return fail_errno("backup", r, "cannot provision the COW store in %s", b->d.cow_dir);
 	r = hook(b->d.pre_freeze, b->d.name, "pre-freeze");
 	if (r)
-		return say_fail(r, "pre-freeze hook %s failed", b->d.pre_freeze);
+		return fail_errno("backup", r, "pre-freeze hook %s failed", b->d.pre_freeze);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = csdm_suspend(b->d.crypt);
 	if (r)
-		return say_fail(r, "cannot suspend %s", b->d.crypt);
+		return fail_errno("backup", r, "cannot suspend %s", b->d.crypt);
 	r = origin_snap_take(b->d.origin, loop);
 	r2 = csdm_resume(b->d.crypt);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -224,12 +214,12 @@ static int freeze_and_snap(struct bk *b)
 	if (r2)
 		fprintf(stderr, "cryptsnap backup: WARNING: cannot resume %s: %s\n", b->d.crypt, strerror(-r2));
 	if (r)
-		return say_fail(r, "cannot take a snapshot of %s", b->d.name);
+		return fail_errno("backup", r, "cannot take a snapshot of %s", b->d.name);
 	b->snap = 1;
 	r = hook(b->d.post_thaw, b->d.name, "post-thaw");
 	if (r)
-		return say_fail(r, "post-thaw hook %s failed", b->d.post_thaw);
-	return origin_status(b->d.origin, &b->st) ? say_fail(-EPROTO, "status of %s", b->d.origin) : 0;
+		return fail_errno("backup", r, "post-thaw hook %s failed", b->d.post_thaw);
+	return origin_status(b->d.origin, &b->st) ? fail_errno("backup", -EPROTO, "status of %s", b->d.origin) : 0;
 }
 
 static void decide_mode(struct bk *b)
@@ -257,7 +247,7 @@ static int snapshot_invalid(struct bk *b)
 
 	if (origin_status(b->d.origin, &st) || strncmp(st.snap_state, "invalid", 7))
 		return 0;
-	say_fail(0, "snapshot of %s became %s during the backup (COW store of %" PRIu64
+	fail_errno("backup", 0, "snapshot of %s became %s during the backup (COW store of %" PRIu64
 		 " MiB too small for the writes meanwhile? see --cow-size); the VM was not "
 		 "affected and no change is lost", b->d.name, st.snap_state,
 		 (b->cow_size ? b->cow_size : b->d.cow_size) >> 20);
@@ -273,12 +263,12 @@ static int open_view(struct bk *b)
 	if (!r)
 		r = origin_view_create(b->view, odev, b->d.size >> 9);
 	if (r)
-		return snapshot_invalid(b) ? EXIT_FAIL : say_fail(r, "cannot create the snapshot view");
+		return snapshot_invalid(b) ? EXIT_FAIL : fail_errno("backup", r, "cannot create the snapshot view");
 	snprintf(b->view_path, sizeof(b->view_path), "/dev/mapper/%s", b->view);
 	b->view_fd = open(b->view_path, O_RDONLY | O_CLOEXEC);
 	if (b->view_fd < 0) {
 		r = -errno;
-		return snapshot_invalid(b) ? EXIT_FAIL : say_fail(r, "cannot open %s", b->view_path);
+		return snapshot_invalid(b) ? EXIT_FAIL : fail_errno("backup", r, "cannot open %s", b->view_path);
 	}
 	return 0;
 }
@@ -291,19 +281,19 @@ static int read_header(struct bk *b)
 
 	snprintf(dir, sizeof(dir), "%s/tmp", disk_state_dir());
 	if (mkdir(dir, 0700) && errno != EEXIST)
-		return say_fail(-errno, "cannot create %s", dir);
+		return fail_errno("backup", -errno, "cannot create %s", dir);
 	snprintf(file, sizeof(file), "%s/%s.hdr", dir, b->d.name);
 	unlink(file);
 	r = luks_header_backup(b->view_path, file);
-	if (!r && luks_check_key_header(file, b->key, b->key_len) < 0)
+	if (!r && luks_check_key(file, b->key, b->key_len) < 0)
 		r = -EKEYREJECTED;
 	if (!r)
 		r = read_small_file(file, HEADER_MAX, &b->header, &b->header_len);
 	unlink(file);
 	if (r == -EKEYREJECTED)
-		return say_fail(0, "the escrowed key does not open the header at the snapshot; "
+		return fail_errno("backup", 0, "the escrowed key does not open the header at the snapshot; "
 				"run 'cryptsnap key escrow %s'", b->d.name), EXIT_KEY;
-	return r ? say_fail(r, "cannot back up the LUKS header of %s", b->d.name) : 0;
+	return r ? fail_errno("backup", r, "cannot back up the LUKS header of %s", b->d.name) : 0;
 }
 
 static int begin(struct bk *b)
@@ -364,7 +354,7 @@ static int copy_chunks(struct bk *b)
 	if (snapshot_invalid(b))
 		return EXIT_FAIL;
 	if (r)
-		return say_fail(r, "cannot read the snapshot of %s", b->d.name);
+		return fail_errno("backup", r, "cannot read the snapshot of %s", b->d.name);
 	r = vault_backup_finish(b->vb, b->point);
 	return r ? fail("backup", r, "cannot store the recovery point") : 0;
 }
@@ -459,7 +449,7 @@ int backup_disk(int argc, char **argv)
 	if (r)
 		return r;
 	if (b.v->chunk_size != b.d.chunk_sectors << 9) {
-		r = say_fail(0, "vault chunk size %u differs from the tracking chunk %u",
+		r = fail_errno("backup", 0, "vault chunk size %u differs from the tracking chunk %u",
 			     b.v->chunk_size, b.d.chunk_sectors << 9);
 		goto out;
 	}

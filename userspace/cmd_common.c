@@ -50,6 +50,20 @@ int fail(const char *cmd, int err, const char *fmt, ...)
 	return exit_code(err);
 }
 
+int fail_errno(const char *cmd, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "cryptsnap %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(-err));
+	fputc('\n', stderr);
+	return err ? exit_code(err) : EXIT_FAIL;
+}
+
 int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 	      struct vault **out)
 {

@@ -15,6 +15,11 @@ int exit_code(int err);
 /* Prints "cryptsnap <cmd>: <what>: <reason>" and returns the exit code. */
 int fail(const char *cmd, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Like fail() but with strerror() (none when err is 0, then the exit code
+ * is EXIT_FAIL): for errors outside the vault, where fail()'s vault-specific
+ * wording would mislead (EPERM there means a bad key file mode). */
+int fail_errno(const char *cmd, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Opens (and with kek != NULL or unlock set, unlocks) a vault, printing
  * errors.  Returns an exit code. */
 int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,23 +26,6 @@
 
 #define COW_MIN (64ULL << 20)
 #define COW_MAX (64ULL << 30)
-
-/* Prints "cryptsnap <cmd>: <msg>" and returns the exit code for err. */
-static int disk_fail(const char *cmd, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int disk_fail(const char *cmd, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "cryptsnap %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(-err));
-	fputc('\n', stderr);
-	return err ? exit_code(err) : EXIT_FAIL;
-}
 
 struct protect_args {
 	const char *device, *vault, *key_file, *name, *kek, *cow_dir;
@@ -102,11 +84,11 @@ static int protect_parse(int argc, char **argv, struct protect_args *a)
 		case 'P': a->post = optarg; break;
 		case 's':
 			if (parse_size(optarg, &a->cow_size) || a->cow_size < (1 << 20))
-				return disk_fail("protect", 0, "bad --cow-size '%s'", optarg), EXIT_USAGE;
+				return fail_errno("protect", 0, "bad --cow-size '%s'", optarg), EXIT_USAGE;
 			break;
 		case 'C':
 			if (parse_size(optarg, &v) || v < 4096 || v > (8 << 20) || (v & (v - 1)))
-				return disk_fail("protect", 0, "bad --chunk-size '%s' (power of two, 4K..8M)", optarg), EXIT_USAGE;
+				return fail_errno("protect", 0, "bad --chunk-size '%s' (power of two, 4K..8M)", optarg), EXIT_USAGE;
 			a->chunk_sectors = (uint32_t)(v >> 9);
 			break;
 		case 'h': protect_usage(stdout); return -1;
@@ -138,9 +120,9 @@ static int protect_state(const struct protect_args *a, const struct resolved *r,
 	char cow[DISK_PATH_MAX];
 
 	if (!name)
-		return disk_fail("protect", 0, "%s is not open: give it a --name", a->device), EXIT_USAGE;
+		return fail_errno("protect", 0, "%s is not open: give it a --name", a->device), EXIT_USAGE;
 	if (!disk_name_valid(name))
-		return disk_fail("protect", 0, "bad disk name '%s'", name), EXIT_USAGE;
+		return fail_errno("protect", 0, "bad disk name '%s'", name), EXIT_USAGE;
 	memset(d, 0, sizeof(*d));
 	memcpy(d->name, name, strlen(name) + 1);	/* valid: <= DISK_NAME_MAX */
 	if (!realpath(a->vault, d->vault))
@@ -152,7 +134,7 @@ static int protect_state(const struct protect_args *a, const struct resolved *r,
 	snprintf(d->luks_uuid, sizeof(d->luks_uuid), "%s", li->uuid);
 	d->chunk_sectors = a->chunk_sectors ? a->chunk_sectors : v->chunk_size >> 9;
 	if (blk_size(r->backing, &d->size))
-		return disk_fail("protect", -EIO, "cannot size %s", r->backing);
+		return fail_errno("protect", -EIO, "cannot size %s", r->backing);
 	snprintf(cow, sizeof(cow), "%s/cow", disk_state_dir());
 	snprintf(d->cow_dir, sizeof(d->cow_dir), "%s", a->cow_dir ? a->cow_dir : cow);
 	d->cow_size = a->cow_size ? a->cow_size : MIN(MAX(d->size / 4, COW_MIN), COW_MAX);
@@ -187,42 +169,42 @@ static int protect_run(struct protect_args *a, struct vault *v, uint8_t *key,
 
 	ret = disk_resolve(a->device, &r);
 	if (ret)
-		return disk_fail("protect", ret, "unknown device %s", a->device);
+		return fail_errno("protect", ret, "unknown device %s", a->device);
 	if (r.stacked || disk_state_each(already_protected, r.backing) > 0)
-		return disk_fail("protect", -EEXIST, "%s is already protected", r.backing);
+		return fail_errno("protect", -EEXIST, "%s is already protected", r.backing);
 	if (blk_probe_luks(r.backing, blkid_uuid, sizeof(blkid_uuid)))
-		return disk_fail("protect", 0, "%s carries no LUKS header", r.backing), EXIT_NOTFOUND;
+		return fail_errno("protect", 0, "%s carries no LUKS header", r.backing), EXIT_NOTFOUND;
 	ret = luks_identify(r.backing, &li);
 	if (ret)
-		return disk_fail("protect", ret, "cannot read the LUKS header of %s", r.backing);
+		return fail_errno("protect", ret, "cannot read the LUKS header of %s", r.backing);
 	ret = luks_check_key(r.backing, key, key_len);
 	if (ret < 0)
-		return disk_fail("protect", 0, "the key does not open any keyslot of %s", r.backing), EXIT_KEY;
+		return fail_errno("protect", 0, "the key does not open any keyslot of %s", r.backing), EXIT_KEY;
 	ret = protect_state(a, &r, &li, v, &d);
 	if (ret)
 		return ret;
 	if (!disk_state_load(d.name, &old))
-		return disk_fail("protect", -EEXIST, "a disk named '%s' is already protected", d.name);
+		return fail_errno("protect", -EEXIST, "a disk named '%s' is already protected", d.name);
 	ret = disk_state_prepare();
 	if (ret)
-		return disk_fail("protect", ret, "cannot create %s", disk_state_dir());
+		return fail_errno("protect", ret, "cannot create %s", disk_state_dir());
 	if (mkdir(d.cow_dir, 0700) && errno != EEXIST)
-		return disk_fail("protect", -errno, "cannot create %s", d.cow_dir);
+		return fail_errno("protect", -errno, "cannot create %s", d.cow_dir);
 	ret = cow_dir_check(d.cow_dir, r.backing_dev);
 	if (ret == -ELOOP)
-		return disk_fail("protect", 0, "COW directory %s lives on the protected disk itself; choose another --cow-dir", d.cow_dir), EXIT_USAGE;
+		return fail_errno("protect", 0, "COW directory %s lives on the protected disk itself; choose another --cow-dir", d.cow_dir), EXIT_USAGE;
 	if (ret)
-		return disk_fail("protect", ret, "COW directory %s", d.cow_dir);
+		return fail_errno("protect", ret, "COW directory %s", d.cow_dir);
 	ret = escrow_key(v, &d, &li, key, key_len);
 	if (ret)
 		return fail("protect", ret, "cannot escrow the key of %s in the vault", d.name);
 	ret = disk_stack(&d, r.crypt[0] != 0, key, key_len);
 	if (ret)
-		return disk_fail("protect", ret, "cannot stack the cryptsnap target under %s", d.crypt);
+		return fail_errno("protect", ret, "cannot stack the cryptsnap target under %s", d.crypt);
 	ret = disk_state_save(&d);
 	if (ret) {
 		disk_unstack(&d);
-		return disk_fail("protect", ret, "cannot save state in %s", disk_state_dir());
+		return fail_errno("protect", ret, "cannot save state in %s", disk_state_dir());
 	}
 	printf("protected %s: LUKS%d %s, %" PRIu64 " MiB, chunk %u KiB, mapping %s on %s over %s\n",
 	       d.name, li.version, li.uuid, d.size >> 20, d.chunk_sectors / 2,
@@ -243,7 +225,7 @@ int cmd_protect(int argc, char **argv)
 		return ret < 0 ? EXIT_OK : ret;
 	ret = key_read(a.key_file, &key, &key_len);
 	if (ret)
-		return disk_fail("protect", ret, "cannot read the key%s%s",
+		return fail_errno("protect", ret, "cannot read the key%s%s",
 				 a.key_file ? " from " : " (no terminal; use --key-file)",
 				 a.key_file ? a.key_file : "");
 	ret = cli_vault("protect", a.vault, 1, a.kek, &v);
@@ -278,7 +260,7 @@ static int one_disk_arg(const char *cmd, int argc, char **argv, const char *usag
 	}
 	r = disk_state_load(argv[optind], d);
 	if (r)
-		return disk_fail(cmd, r, "unknown disk '%s'", argv[optind]);
+		return fail_errno(cmd, r, "unknown disk '%s'", argv[optind]);
 	return EXIT_OK;
 }
 
@@ -295,10 +277,10 @@ int cmd_unprotect(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	r = disk_unstack(&d);
 	if (r)
-		return disk_fail("unprotect", r, "cannot unstack %s", d.name);
+		return fail_errno("unprotect", r, "cannot unstack %s", d.name);
 	r = disk_state_delete(d.name);
 	if (r)
-		return disk_fail("unprotect", r, "cannot remove the state of %s", d.name);
+		return fail_errno("unprotect", r, "cannot remove the state of %s", d.name);
 	printf("unprotected %s: %s sits on %s again\n", d.name, d.crypt, d.backing);
 	return EXIT_OK;
 }
@@ -384,7 +366,7 @@ int cmd_status(int argc, char **argv)
 	if (optind < argc) {
 		r = disk_state_load(argv[optind], &d);
 		if (r)
-			return disk_fail("status", r, "unknown disk '%s'", argv[optind]);
+			return fail_errno("status", r, "unknown disk '%s'", argv[optind]);
 		return status_one(&d, &c);
 	}
 	r = disk_state_each(status_one, &c);
@@ -421,16 +403,16 @@ int disk_key_escrow(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1)
-		return disk_fail("key escrow", 0, "give exactly one DISK"), EXIT_USAGE;
+		return fail_errno("key escrow", 0, "give exactly one DISK"), EXIT_USAGE;
 	r = disk_state_load(argv[optind], &d);
 	if (r)
-		return disk_fail("key escrow", r, "unknown disk '%s'", argv[optind]);
+		return fail_errno("key escrow", r, "unknown disk '%s'", argv[optind]);
 	r = key_read(key_file, &key, &key_len);
 	if (r)
-		return disk_fail("key escrow", r, "cannot read the key");
+		return fail_errno("key escrow", r, "cannot read the key");
 	if (luks_identify(d.backing, &li) || luks_check_key(d.backing, key, key_len) < 0) {
 		secmem_free(key);
-		return disk_fail("key escrow", 0, "the key does not open any keyslot of %s", d.backing), EXIT_KEY;
+		return fail_errno("key escrow", 0, "the key does not open any keyslot of %s", d.backing), EXIT_KEY;
 	}
 	r = cli_vault("key escrow", d.vault, 1, kek ? kek : d.kek[0] ? d.kek : NULL, &v);
 	if (!r) {

@@ -57,14 +57,12 @@ int luks_identify(const char *device, struct luks_info *info)
 	return 0;
 }
 
-static int check(struct crypt_device *cd, const void *key, size_t key_len)
-{
-	/* A NULL name only verifies the key: nothing is activated. */
-	return crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, key,
-					    key_len, 0);
-}
-
-int luks_check_key(const char *device, const void *key, size_t key_len)
+/*
+ * Activate the device as name with the key, or with name NULL only verify
+ * the key (nothing is activated).  Returns the keyslot it opened.
+ */
+static int activate(const char *device, const char *name, const void *key,
+		    size_t key_len)
 {
 	struct crypt_device *cd;
 	int ret;
@@ -72,15 +70,22 @@ int luks_check_key(const char *device, const void *key, size_t key_len)
 	ret = open_luks(device, &cd);
 	if (ret)
 		return ret;
-	ret = check(cd, key, key_len);
+	/*
+	 * Keep the volume key in the table, not in the kernel keyring: the
+	 * keyring key is gone after activation, and unprotect must be able
+	 * to reload this table onto the backing device later.
+	 */
+	if (name)
+		ret = crypt_volume_key_keyring(cd, 0);
+	if (!ret)
+		ret = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, key, key_len, 0);
 	crypt_free(cd);
 	return ret;
 }
 
-int luks_check_key_header(const char *header_file, const void *key,
-			  size_t key_len)
+int luks_check_key(const char *device, const void *key, size_t key_len)
 {
-	return luks_check_key(header_file, key, key_len);
+	return activate(device, NULL, key, key_len);
 }
 
 int luks_volume_key(const char *device, const void *key, size_t key_len,
@@ -127,13 +132,7 @@ int luks_header_backup(const char *device, const char *file)
 
 int luks_open(const char *device, const char *name, const void *key, size_t key_len)
 {
-	struct crypt_device *cd;
-	int ret;
+	int ret = activate(device, name, key, key_len);
 
-	ret = open_luks(device, &cd);
-	if (ret)
-		return ret;
-	ret = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, key, key_len, 0);
-	crypt_free(cd);
 	return ret < 0 ? ret : 0;
 }

@@ -19,7 +19,8 @@ struct luks_info {
 };
 
 int luks_identify(const char *device, struct luks_info *info);
-/* Returns the keyslot the key opens (>= 0). */
+/* Returns the keyslot the key opens (>= 0).  device may also be a header
+ * backup file: libcryptsetup reads it like a device. */
 int luks_check_key(const char *device, const void *key, size_t key_len);
 /*
  * The volume key, into secmem (*vk, *vk_len); the caller frees with
@@ -31,7 +32,5 @@ int luks_volume_key(const char *device, const void *key, size_t key_len,
 int luks_header_backup(const char *device, const char *file);
 /* Open (activate) the LUKS device as /dev/mapper/<name>. */
 int luks_open(const char *device, const char *name, const void *key, size_t key_len);
-/* Check a key against a header backup file alone (no data device). */
-int luks_check_key_header(const char *header_file, const void *key, size_t key_len);
 
 #endif
