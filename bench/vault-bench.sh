@@ -18,16 +18,24 @@ cd "$W"
 
 declare -A T
 now() { date +%s.%N; }
+# Wall time (the figure compared), and the CPU time of the command
+# (user + sys): on a shared host the CPU time is the steadier figure.
+# stderr goes to KEY.err; cryptsnap backup writes its stage trace there.
 timeit() {	# timeit KEY command...
-	local k=$1 t0; shift
+	local k=$1 t0 cpu; shift
 	sync; t0=$(now)
-	"$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; exit 1; }
+	{ TIMEFORMAT='%U %S'; time "$@" >/dev/null 2>"$k.err"; } 2>"$k.cpu" ||
+		{ echo "FAILED: $*" >&2; cat "$k.err" >&2; exit 1; }
 	sync
 	T[$k]=$(echo "$(now) - $t0" | bc -l)
-	printf '%-22s %8.2f s  %8.1f MiB/s\n' "$k" "${T[$k]}" "$(echo "$SIZE / ${T[$k]}" | bc -l)"
+	read -r cpu < <(tail -n1 "$k.cpu")
+	printf '%-22s %8.2f s  %8.1f MiB/s  cpu user/sys %s s\n' "$k" "${T[$k]}" \
+		"$(echo "$SIZE / ${T[$k]}" | bc -l)" "${cpu// //}"
 }
+export CRYPTSNAP_BACKUP_TRACE=1
 
 echo "# image: $SIZE MiB, half random, half zero; $(nproc) CPUs; in $W"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$SIZE" <<'PY'
 import os, sys
 size = int(sys.argv[1])
@@ -53,6 +61,7 @@ borg init -e repokey borg-repo >/dev/null 2>&1
 echo "## full backup"
 timeit dd_copy dd if=img of=dd-copy bs=4M conv=fsync
 timeit cryptsnap_backup "$CS" backup --vault vault --source img --disk bench
+sed 's/^/    /' cryptsnap_backup.err
 timeit restic_backup restic -r restic-repo backup img
 timeit borg_backup borg create borg-repo::one img
 

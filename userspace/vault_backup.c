@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,16 @@
 #define MAX_WORKERS	16
 
 enum { BATCH_CHUNKS, BATCH_SEG, BATCH_STOP };
+
+/*
+ * Where the time goes, summed over threads, printed by finish() when
+ * CRYPTSNAP_BACKUP_TRACE is set (bench/vault-bench.sh shows it).
+ */
+enum { T_READ_WAIT, T_WORK, T_WORK_WAIT, T_WRITE, T_WRITE_WAIT, T_COMMIT, T_MAX };
+static const char *const trace_names[T_MAX] = {
+	"caller waits for a buffer", "workers hash+seal", "workers idle",
+	"writer packs+puts", "writer idle", "commit (index, point)",
+};
 
 struct batch {
 	struct batch *next;
@@ -72,9 +83,38 @@ struct vault_backup {
 	unsigned int nbatches;
 	uint32_t inflight;		/* batches submitted, not yet written */
 	int err;
+	uint64_t trace_ns[T_MAX];
 	struct vault_backup_stats st;
 	const struct vault_backup_opts *opts;
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Adds the time since *t0 to slot k and restarts the clock. */
+static void trace_add(struct vault_backup *vb, int k, uint64_t *t0)
+{
+	uint64_t t = mono_ns();
+
+	__atomic_add_fetch(&vb->trace_ns[k], t - *t0, __ATOMIC_RELAXED);
+	*t0 = t;
+}
+
+static void trace_print(const struct vault_backup *vb)
+{
+	int k;
+
+	if (!getenv("CRYPTSNAP_BACKUP_TRACE"))
+		return;
+	for (k = 0; k < T_MAX; k++)
+		fprintf(stderr, "backup trace: %-26s %8.3f s\n", trace_names[k],
+			(double)vb->trace_ns[k] / 1e9);
+}
 
 static void q_push(struct queue *q, struct batch *b)
 {
@@ -277,14 +317,18 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
+		uint64_t t0 = mono_ns();
+
 		pthread_mutex_lock(&vb->mu);
 		b = q_pop(vb, &vb->workq, 0);
 		pthread_mutex_unlock(&vb->mu);
+		trace_add(vb, T_WORK_WAIT, &t0);
 		if (b->kind == BATCH_STOP)
 			break;
 		r = process(vb, &c, b);
 		if (r < 0)
 			set_err(vb, r);
+		trace_add(vb, T_WORK, &t0);
 	}
 	free(b);
 	blob_ctx_free(&c);
@@ -309,14 +353,18 @@ static void *writer_main(void *arg)
 	int r;
 
 	for (;;) {
+		uint64_t t0 = mono_ns();
+
 		pthread_mutex_lock(&vb->mu);
 		b = q_pop(vb, &vb->writeq, 0);
 		pthread_mutex_unlock(&vb->mu);
+		trace_add(vb, T_WRITE_WAIT, &t0);
 		if (b->kind == BATCH_STOP)
 			break;
 		r = vb->err ? 0 : write_batch(vb, b);
 		if (r < 0)
 			set_err(vb, r);
+		trace_add(vb, T_WRITE, &t0);
 		pthread_mutex_lock(&vb->mu);
 		if (b->kind == BATCH_SEG) {
 			free(b->out);
@@ -333,6 +381,22 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Batch buffers are touched by a read, a hash, a seal and a copy per
+ * chunk: back them with huge pages where the kernel allows (madvise mode)
+ * to save the 4 KiB page faults and TLB misses.
+ */
+static void *batch_alloc(size_t len)
+{
+	const size_t huge = 2U << 20;
+	void *p;
+
+	if (posix_memalign(&p, huge, len))
+		return NULL;
+	(void)madvise(p, len, MADV_HUGEPAGE);
+	return p;
+}
+
 static int alloc_batches(struct vault_backup *vb)
 {
 	size_t cs = vb->v->chunk_size, i;
@@ -345,8 +409,8 @@ static int alloc_batches(struct vault_backup *vb)
 		struct batch *b = &vb->batches[i];
 
 		b->kind = BATCH_CHUNKS;
-		b->in = malloc(vb->batch_chunks * cs);
-		b->out = malloc(vb->batch_chunks * (cs + BLOB_OVERHEAD));
+		b->in = batch_alloc(vb->batch_chunks * cs);
+		b->out = batch_alloc(vb->batch_chunks * (cs + BLOB_OVERHEAD));
 		b->blobs = calloc(vb->batch_chunks, sizeof(*b->blobs));
 		if (!b->in || !b->out || !b->blobs)
 			return -ENOMEM;
@@ -512,11 +576,13 @@ uint32_t vault_backup_batch_chunks(const struct vault_backup *vb)
 
 uint8_t *vault_backup_buffer(struct vault_backup *vb)
 {
+	uint64_t t0 = mono_ns();
 	struct batch *b;
 
 	pthread_mutex_lock(&vb->mu);
 	b = q_pop(vb, &vb->freeq, 1);
 	pthread_mutex_unlock(&vb->mu);
+	trace_add(vb, T_READ_WAIT, &t0);
 	return b ? b->in : NULL;
 }
 
@@ -683,6 +749,7 @@ static void fill_stats(struct vault_backup *vb)
 
 int vault_backup_finish(struct vault_backup *vb, char point_id[POINT_ID_MAX])
 {
+	uint64_t t0;
 	int r;
 
 	r = vb->err;
@@ -691,6 +758,7 @@ int vault_backup_finish(struct vault_backup *vb, char point_id[POINT_ID_MAX])
 	if (!r)
 		r = drain(vb);
 	stop_threads(vb);
+	t0 = mono_ns();
 	if (!r)
 		r = vb->err;
 	seg_untouched(vb);
@@ -704,6 +772,8 @@ int vault_backup_finish(struct vault_backup *vb, char point_id[POINT_ID_MAX])
 		r = vault_point_save(vb->v, &vb->ctx, &vb->m);
 	if (!r)
 		snprintf(point_id, POINT_ID_MAX, "%s", vb->m.id);
+	trace_add(vb, T_COMMIT, &t0);
+	trace_print(vb);
 	return r;
 }
 
