@@ -6,6 +6,7 @@
 #   era      dm-era (the in-kernel change tracker)
 #   snap     cryptsnap with a live snapshot (COW on /dev/vdb), 64 KiB COW chunks
 #   snapbig  the same with 256 KiB COW chunks (tracking stays 64 KiB)
+#   snap4k   the same with 4 KiB COW chunks (what the tool uses by default)
 #   dmsnap   dm-snapshot, persistent, 64 KiB chunks, same COW device
 # measures fio 4k random write IOPS (libaio, QD16) and 1 MiB sequential
 # write bandwidth, ROUNDS times in the same boot, and prints ratios of the
@@ -29,11 +30,12 @@ zero_head() { dd if=/dev/zero of="$1" bs=1M count=4 oflag=direct status=none; }
 setup() {
 	case $1 in
 	bare) echo $DEV ;;
-	track|snap|snapbig)
+	track|snap|snapbig|snap4k)
 		dmsetup create bcs --table "0 $SZ cryptsnap $DEV 128" || return 1
 		# No view: it would claim the origin before cryptsetup opens it.
 		[ $1 = snap ] && { dmsetup message bcs 0 snap_take $COW || return 1; }
 		[ $1 = snapbig ] && { dmsetup message bcs 0 snap_take $COW 512 || return 1; }
+		[ $1 = snap4k ] && { dmsetup message bcs 0 snap_take $COW 8 || return 1; }
 		echo /dev/mapper/bcs ;;
 	era)
 		zero_head $META
@@ -85,10 +87,10 @@ say "kernel $(uname -r), $ROUNDS rounds, ${RT}s per random run"
 say "fio --rw=randwrite --bs=4k --ioengine=libaio --iodepth=16 --direct=1 --runtime=$RT;" \
 	"fio --rw=write --bs=1M --iodepth=4 --size=256M"
 for r in $(seq 1 $ROUNDS); do
-	for wl in rand4k seq1m; do
+	for wl in ${WORKLOADS:-rand4k seq1m}; do
 		# Alternate the order so drift of the emulator hits all alike.
-		cfgs="bare track era snap snapbig dmsnap"
-		[ $((r % 2)) = 0 ] && cfgs="dmsnap snapbig snap era track bare"
+		cfgs=${CONFIGS:-bare track era snap snap4k snapbig dmsnap}
+		[ $((r % 2)) = 0 ] && cfgs=$(echo $cfgs | tr ' ' '\n' | tac | tr '\n' ' ')
 		for cfg in $cfgs; do
 			run $cfg $wl
 		done
@@ -98,12 +100,13 @@ done
 med() { awk -v c=$1 -v w=$2 '$1 == c && $2 == w {print $3}' "$RES" | sort -n |
 	awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]; else print 0}'; }
 ratio() { awk -v a=$1 -v b=$2 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
-for wl in rand4k seq1m; do
+for wl in ${WORKLOADS:-rand4k seq1m}; do
 	b=$(med bare $wl) t=$(med track $wl) e=$(med era $wl) s=$(med snap $wl) d=$(med dmsnap $wl)
-	g=$(med snapbig $wl)
+	g=$(med snapbig $wl) k=$(med snap4k $wl)
 	unit=$([ $wl = rand4k ] && echo IOPS || echo KiB/s)
-	say "$wl medians ($unit): bare $b, track $t, era $e, snap $s, snapbig $g, dmsnap $d"
+	say "$wl medians ($unit): bare $b, track $t, era $e, snap $s, snap4k $k, snapbig $g, dmsnap $d"
 	say "$wl ratios: track/bare $(ratio $t $b) (target >= 0.98), era/bare $(ratio $e $b)," \
 		"snap/bare $(ratio $s $b), dmsnap/bare $(ratio $d $b)," \
-		"snap/dmsnap $(ratio $s $d) (target >= 1.5), snapbig/dmsnap $(ratio $g $d)"
+		"snap/dmsnap $(ratio $s $d), snap4k/dmsnap $(ratio $k $d) (target >= 1.5)," \
+		"snapbig/dmsnap $(ratio $g $d)"
 done

@@ -1,14 +1,14 @@
 #!/bin/bash
 # Boot Debian's own kernel under qemu (TCG) with the cryptsnap initramfs
 # and run one job in it:
-#   vm-run.sh [--check|--demo|--bench] [--only GLOB] [--timeout SEC] KVER
+#   vm-run.sh [--check|--demo|--bench] [--only GLOB] [--env NAME=VALUE]... [--timeout SEC] KVER
 # Streams the guest's TAP/output to stdout.  Exit status is non-zero when
 # the guest did not finish, or its kernel log shows an oops, BUG, WARNING,
 # lockdep report or hung task, or (--check) any test failed.
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-mode=check only='[0-9][0-9]-*' tmo=2400
+mode=check only='[0-9][0-9]-*' tmo=2400 envs=
 while [ $# -gt 1 ]; do
 	case $1 in
 	--check) mode=check ;;
@@ -16,6 +16,7 @@ while [ $# -gt 1 ]; do
 	--bench) mode=bench ;;
 	--only) only=$2; shift ;;
 	--timeout) tmo=$2; shift ;;
+	--env) envs="$envs cryptsnap.env.${2// /,}"; shift ;;	# NAME=VALUE for the guest
 	*) echo "vm-run: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -43,7 +44,7 @@ timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 	-machine q35 -accel tcg,thread=${CRYPTSNAP_TCG_THREAD:-single} -cpu ${CRYPTSNAP_CPU:-max} -smp ${CRYPTSNAP_SMP:-2} -m 3072 \
 	-nodefaults -display none -no-reboot \
 	-kernel "$VMLINUZ" -initrd "$WORK/initrd.zst" \
-	-append "console=ttyS0 panic=-1 loglevel=6 rdinit=/init cryptsnap.mode=$mode cryptsnap.only=$only" \
+	-append "console=ttyS0 panic=-1 loglevel=6 rdinit=/init cryptsnap.mode=$mode cryptsnap.only=$only$envs" \
 	-chardev file,id=con,path="$WORK/console.log" -device isa-serial,chardev=con \
 	-chardev file,id=out,path="$WORK/out.log" -device isa-serial,chardev=out \
 	"${disks[@]}" </dev/null &
