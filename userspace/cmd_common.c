@@ -38,15 +38,23 @@ static const char *reason(int err)
 	}
 }
 
+/* "cryptsnap <cmd>: <message>[: <why>]\n" on stderr. */
+static void vreport(const char *cmd, const char *why, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "cryptsnap %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	if (why)
+		fprintf(stderr, ": %s", why);
+	fputc('\n', stderr);
+}
+
 int fail(const char *cmd, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "cryptsnap %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vreport(cmd, reason(err), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, ": %s\n", reason(err));
 	return exit_code(err);
 }
 
@@ -54,13 +62,9 @@ int fail_errno(const char *cmd, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "cryptsnap %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vreport(cmd, err ? strerror(-err) : NULL, fmt, ap);
 	va_end(ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(-err));
-	fputc('\n', stderr);
 	return err ? exit_code(err) : EXIT_FAIL;
 }
 
