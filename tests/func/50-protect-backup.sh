@@ -5,11 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 DISK=/dev/vdc			# 256M, protected
-VAULT=/tmp/50.vault
-export CRYPTSNAP_STATE_DIR=/tmp/50.state CRYPTSNAP_KEY_DIR=/tmp/50.keys
-KEY=/tmp/50.key
-printf 'first passphrase' >"$KEY"; chmod 600 "$KEY"
-rm -rf "$VAULT" "$CRYPTSNAP_STATE_DIR" "$CRYPTSNAP_KEY_DIR"
+t_tool_env 50 'first passphrase'
 
 t_wipe "$DISK"
 cryptsetup luksFormat --type "${LUKS_TYPE:-luks2}" "${LUKS_FAST[@]}" --key-file "$KEY" "$DISK" >/dev/null 2>&1

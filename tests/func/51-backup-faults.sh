@@ -11,11 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 
 DISK=/dev/vdc
-VAULT=/tmp/51.vault
-export CRYPTSNAP_STATE_DIR=/tmp/51.state CRYPTSNAP_KEY_DIR=/tmp/51.keys
-KEY=/tmp/51.key
-printf 'luks1 passphrase' >"$KEY"; chmod 600 "$KEY"
-rm -rf "$VAULT" "$CRYPTSNAP_STATE_DIR" "$CRYPTSNAP_KEY_DIR" /tmp/51.*.img
+t_tool_env 51 'luks1 passphrase'
+rm -f /tmp/51.*.img
 
 cat >/tmp/51.pre <<'HOOK'
 #!/bin/bash

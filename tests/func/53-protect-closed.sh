@@ -4,11 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 DISK=/dev/vdc
-VAULT=/tmp/53.vault
-export CRYPTSNAP_STATE_DIR=/tmp/53.state CRYPTSNAP_KEY_DIR=/tmp/53.keys
-KEY=/tmp/53.key
-printf 'closed disk' >"$KEY"; chmod 600 "$KEY"
-rm -rf "$VAULT" "$CRYPTSNAP_STATE_DIR" "$CRYPTSNAP_KEY_DIR"
+t_tool_env 53 'closed disk'
 
 t_wipe "$DISK"
 cryptsetup luksFormat --type luks2 "${LUKS_FAST[@]}" --key-file "$KEY" "$DISK" >/dev/null 2>&1

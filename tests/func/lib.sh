@@ -61,5 +61,17 @@ t_wipe() {
 	dd if=/dev/zero of="$dev" bs=512 seek=$((sz - 2048)) count=2048 conv=fsync status=none
 }
 
+# Private tool state for one test: exports CRYPTSNAP_STATE_DIR and
+# CRYPTSNAP_KEY_DIR under /tmp/<tag>.*, sets VAULT and KEY (a 0600 key file
+# holding the passphrase given) and starts from nothing.
+t_tool_env() {
+	local tag=$1 pass=$2
+	VAULT=/tmp/$tag.vault KEY=/tmp/$tag.key
+	export CRYPTSNAP_STATE_DIR=/tmp/$tag.state CRYPTSNAP_KEY_DIR=/tmp/$tag.keys
+	rm -rf "$VAULT" "$CRYPTSNAP_STATE_DIR" "$CRYPTSNAP_KEY_DIR"
+	printf '%s' "$pass" >"$KEY"
+	chmod 600 "$KEY"
+}
+
 # Sectors of a block device.
 t_sectors() { blockdev --getsz "$1"; }
