@@ -87,41 +87,43 @@ static int parse(int argc, char **argv, struct prune_args *a)
 	return optind == argc ? EXIT_OK : EXIT_USAGE;
 }
 
+struct point_list {
+	const char *disk;	/* NULL: every disk */
+	struct point_info *p;
+	size_t n;
+};
+
+static int add_point(struct vault *v, struct manifest *m, void *arg)
+{
+	struct point_list *l = arg;
+	struct point_info *p;
+
+	if (l->disk && strcmp(l->disk, m->disk))
+		return 0;
+	p = realloc(l->p, (l->n + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	l->p = p;
+	p = &l->p[l->n++];
+	snprintf(p->id, sizeof(p->id), "%s", m->id);
+	snprintf(p->disk, sizeof(p->disk), "%s", m->disk);
+	p->item = (struct retention_item){ .created = m->created,
+					   .retain_until = m->retain_until };
+	return 0;
+}
+
+/* Any point that does not load stops prune, one deleted meanwhile too. */
 static int load_points(struct vault *v, const char *disk, struct point_info **out,
 		       size_t *n)
 {
-	struct name_list ids = { 0 };
-	struct blob_ctx c;
-	size_t i;
-	int r;
+	struct point_list l = { .disk = disk };
+	char bad[POINT_ID_MAX] = "";
+	int r = vault_point_for_each(v, 0, add_point, &l, bad);
 
-	r = blob_ctx_init(&c, v);
-	if (!r)
-		r = vault_point_ids(v, &ids);
-	*out = calloc(ids.n ? ids.n : 1, sizeof(**out));
-	*n = 0;
-	if (!r && !*out)
-		r = -ENOMEM;
-	for (i = 0; !r && i < ids.n; i++) {
-		struct manifest m;
-		struct point_info *p = &(*out)[*n];
-
-		r = vault_point_load(v, &c, ids.names[i], &m);
-		if (r < 0) {
-			fail("prune", r, "point %s unreadable; prune refuses to guess", ids.names[i]);
-			break;
-		}
-		if (!disk || !strcmp(disk, m.disk)) {
-			snprintf(p->id, sizeof(p->id), "%s", m.id);
-			snprintf(p->disk, sizeof(p->disk), "%s", m.disk);
-			p->item.created = m.created;
-			p->item.retain_until = m.retain_until;
-			(*n)++;
-		}
-		manifest_free(&m);
-	}
-	name_list_free(&ids);
-	blob_ctx_free(&c);
+	if (bad[0])
+		fail("prune", r, "point %s unreadable; prune refuses to guess", bad);
+	*out = l.p;
+	*n = l.n;
 	return r;
 }
 

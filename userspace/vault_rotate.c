@@ -80,42 +80,12 @@ static int journal_read(struct vault *v, struct journal *j)
 	return r;
 }
 
-/* Applies fn to every point's escrow slots and saves the point. */
-static int for_each_point(struct vault *v, int (*fn)(struct vault *, struct manifest *, void *),
-			  void *arg)
-{
-	struct name_list ids = { 0 };
-	struct blob_ctx c;
-	size_t i;
-	int r;
-
-	r = blob_ctx_init(&c, v);
-	if (!r)
-		r = vault_point_ids(v, &ids);
-	for (i = 0; !r && i < ids.n; i++) {
-		struct manifest m;
-
-		r = vault_point_load(v, &c, ids.names[i], &m);
-		if (r == -ENOENT) {	/* pruned meanwhile */
-			r = 0;
-			continue;
-		}
-		if (!r)
-			r = fn(v, &m, arg);
-		if (!r)
-			r = vault_point_save(v, &c, &m);
-		manifest_free(&m);
-	}
-	name_list_free(&ids);
-	blob_ctx_free(&c);
-	return r;
-}
-
 struct rewrap_arg {
 	const struct vault_kek *kek;
 	uint32_t gen;
 };
 
+/* Point callbacks return 1: every point is rewritten, changed or not. */
 static int add_wraps(struct vault *v, struct manifest *m, void *arg)
 {
 	struct rewrap_arg *a = arg;
@@ -124,7 +94,7 @@ static int add_wraps(struct vault *v, struct manifest *m, void *arg)
 
 	for (i = 0; !r && i < m->nescrow; i++)
 		r = escrow_rewrap(v, &m->escrow[i], a->kek, a->gen);
-	return r;
+	return r < 0 ? r : 1;
 }
 
 static int keep_gen(struct vault *v, struct manifest *m, void *arg)
@@ -135,7 +105,7 @@ static int keep_gen(struct vault *v, struct manifest *m, void *arg)
 	for (i = 0; i < m->nescrow; i++)
 		if (m->escrow[i].kind == ESCROW_KEK)
 			escrow_keep_gen(&m->escrow[i], gen);
-	return 0;
+	return 1;
 }
 
 /* Disk records' key slots go through the same phases as points' slots;
@@ -164,14 +134,14 @@ static int disk_keep_gen(struct vault *v, struct escrow_slot *e, void *arg)
 /* Phase 2 (add) or phase 4 / rollback (keep) over points and disks. */
 static int add_all_wraps(struct vault *v, struct rewrap_arg *a)
 {
-	int r = for_each_point(v, add_wraps, a);
+	int r = vault_point_for_each(v, 1, add_wraps, a, NULL);
 
 	return r ? r : vault_disk_for_each_key(v, disk_add_wrap, a);
 }
 
 static int keep_all_gen(struct vault *v, uint32_t gen)
 {
-	int r = for_each_point(v, keep_gen, &gen);
+	int r = vault_point_for_each(v, 1, keep_gen, &gen, NULL);
 
 	return r ? r : vault_disk_for_each_key(v, disk_keep_gen, &gen);
 }

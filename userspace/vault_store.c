@@ -238,6 +238,41 @@ int vault_point_delete(struct vault *v, const char *id)
 	return backend_del(v->be, name);
 }
 
+int vault_point_for_each(struct vault *v, int skip_gone,
+			 int (*fn)(struct vault *, struct manifest *, void *),
+			 void *arg, char *failed_id)
+{
+	struct name_list ids = { 0 };
+	struct blob_ctx c;
+	size_t i;
+	int r;
+
+	r = blob_ctx_init(&c, v);
+	if (!r)
+		r = vault_point_ids(v, &ids);
+	for (i = 0; !r && i < ids.n; i++) {
+		struct manifest m;
+
+		r = vault_point_load(v, &c, ids.names[i], &m);
+		if (r == -ENOENT && skip_gone) {
+			r = 0;
+			continue;
+		}
+		if (r < 0) {
+			if (failed_id)
+				snprintf(failed_id, POINT_ID_MAX, "%s", ids.names[i]);
+			break;
+		}
+		r = fn(v, &m, arg);
+		if (r > 0)
+			r = vault_point_save(v, &c, &m);
+		manifest_free(&m);
+	}
+	name_list_free(&ids);
+	blob_ctx_free(&c);
+	return r;
+}
+
 int vault_seg_load(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 		   const struct manifest *m, uint64_t s, seg_id_t *ids)
 {

@@ -50,6 +50,16 @@ int vault_point_load(struct vault *v, struct blob_ctx *c, const char *id,
 		     struct manifest *m);
 int vault_point_save(struct vault *v, struct blob_ctx *c, const struct manifest *m);
 int vault_point_delete(struct vault *v, const char *id);
+/*
+ * Loads every point's manifest in turn and calls fn on it, saving the
+ * manifest when fn returns > 0 (as vault_disk_for_each_key() does).
+ * With skip_gone, a point deleted since the listing (-ENOENT) is skipped.
+ * Stops at the first error; when that was a load, the point's id goes to
+ * failed_id (POINT_ID_MAX bytes, may be NULL).
+ */
+int vault_point_for_each(struct vault *v, int skip_gone,
+			 int (*fn)(struct vault *, struct manifest *, void *),
+			 void *arg, char *failed_id);
 
 /* Segment of a point, decoded into ids[seg_chunks]. */
 int vault_seg_load(struct vault *v, struct bindex *bi, struct blob_ctx *c,

@@ -111,6 +111,8 @@ rm -rf vs bad*
 cp -a v vm
 printf 'garbage' > vm/points/"$P2".point
 check_fails "hostile manifest is reported, not trusted" 5 "$CS" verify --vault vm --point "$P2"
+check_fails "prune refuses a vault with a hostile manifest" 5 "$CS" prune --vault vm --keep-last 1
+check "prune names the unreadable point" grep -q "point $P2 unreadable; prune refuses to guess" "$WORK/last.log"
 rm -rf vm
 
 cp -a v vv

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Disk records: codec incl. hostile input, put/get/list/delete on a real
  * temporary vault, KEK rotation re-wrapping their escrowed key, and a
- * rotation killed before every vault write, then recovered. */
+ * rotation killed before every vault write, then recovered.  Also the
+ * point walk that rotation and prune share. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -444,6 +445,78 @@ static void test_rotation_rewraps_disks(void **state)
 	rm_tree(t.dir);
 }
 
+/* ---- the point walk (vault_point_for_each) ----------------------------- */
+
+struct walk {
+	char ids[2][POINT_ID_MAX];
+	char gone[POINT_ID_MAX];
+	int seen;
+};
+
+/* The first visit deletes the other point, as a concurrent prune would,
+ * and changes its own manifest. */
+static int walk_delete_other(struct vault *v, struct manifest *m, void *arg)
+{
+	struct walk *w = arg;
+
+	if (w->seen++)
+		return 0;
+	snprintf(w->gone, sizeof(w->gone), "%s",
+		 strcmp(m->id, w->ids[0]) ? w->ids[0] : w->ids[1]);
+	assert_int_equal(vault_point_delete(v, w->gone), 0);
+	assert_int_equal(manifest_set_meta(m, "walked", "yes"), 0);
+	return 1;
+}
+
+static int walk_fail(struct vault *v, struct manifest *m, void *arg)
+{
+	(*(int *)arg)++;
+	return -EIO;
+}
+
+static void test_point_walk(void **state)
+{
+	struct walk w = { 0 };
+	char bad[POINT_ID_MAX] = "";
+	struct blob_ctx c;
+	struct manifest m;
+	struct vault *v;
+	struct tv t;
+	int calls = 0;
+
+	tv_init(&t);
+	v = tv_open(&t, NULL);
+	add_point(v, w.ids[0]);
+	add_point(v, w.ids[1]);
+
+	/* skip_gone: the deleted point is skipped; the change is saved. */
+	assert_int_equal(vault_point_for_each(v, 1, walk_delete_other, &w, bad), 0);
+	assert_int_equal(w.seen, 1);
+	assert_string_equal(bad, "");
+	if (!strcmp(w.gone, w.ids[0]))
+		memcpy(w.ids[0], w.ids[1], POINT_ID_MAX);
+	assert_int_equal(blob_ctx_init(&c, v), 0);
+	assert_int_equal(vault_point_load(v, &c, w.ids[0], &m), 0);
+	assert_non_null(manifest_meta(&m, "walked"));
+	assert_string_equal(manifest_meta(&m, "walked"), "yes");
+	manifest_free(&m);
+	blob_ctx_free(&c);
+
+	/* Without it the walk stops at the deleted point and names it. */
+	add_point(v, w.ids[1]);
+	w.seen = 0;
+	assert_int_equal(vault_point_for_each(v, 0, walk_delete_other, &w, bad), -ENOENT);
+	assert_string_equal(bad, w.gone);
+
+	/* An error of fn stops the walk; no point is named. */
+	bad[0] = 0;
+	assert_int_equal(vault_point_for_each(v, 0, walk_fail, &calls, bad), -EIO);
+	assert_int_equal(calls, 1);
+	assert_string_equal(bad, "");
+	vault_close(v);
+	rm_tree(t.dir);
+}
+
 /* ---- crash injection: a backend that dies before its Nth write -------- */
 
 static const struct backend_ops *real_ops;
@@ -576,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_codec_hostile),
 		cmocka_unit_test(test_put_get_list_delete),
 		cmocka_unit_test(test_rotation_rewraps_disks),
+		cmocka_unit_test(test_point_walk),
 		cmocka_unit_test(test_rotation_crash_recovery),
 	};
 
