@@ -356,6 +356,7 @@ static int copy_chunks(struct bk *b)
 	if (r)
 		return fail_errno("backup", r, "cannot read the snapshot of %s", b->d.name);
 	r = vault_backup_finish(b->vb, b->point);
+	backup_trace(b->vb);
 	return r ? fail("backup", r, "cannot store the recovery point") : 0;
 }
 

@@ -191,8 +191,10 @@ static int run(struct backup_args *a, struct vault *v, const struct image *img)
 	monitor_start(&mon, job, vault_backup_progress(vb), img->size, "backup");
 	r = scan(vb, img, v->chunk_size);
 	monitor_stop(&mon);
-	if (!r)
+	if (!r) {
 		r = vault_backup_finish(vb, id);
+		backup_trace(vb);
+	}
 	vault_backup_stats(vb, &st);
 	vault_backup_free(vb);
 	if (job)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -173,4 +174,25 @@ void monitor_stop(struct monitor *m)
 		fputc('\n', stderr);
 	}
 	m->running = 0;
+}
+
+void backup_trace(struct vault_backup *vb)
+{
+	static const char *const names[BACKUP_STAGES] = {
+		[BACKUP_STAGE_READ_WAIT] = "caller waits for a buffer",
+		[BACKUP_STAGE_WORK] = "workers hash+seal",
+		[BACKUP_STAGE_WORK_WAIT] = "workers idle",
+		[BACKUP_STAGE_WRITE] = "writer packs+puts",
+		[BACKUP_STAGE_WRITE_WAIT] = "writer idle",
+		[BACKUP_STAGE_COMMIT] = "commit (index, point)",
+	};
+	struct vault_backup_stats st;
+	int k;
+
+	if (!getenv("CRYPTSNAP_BACKUP_TRACE"))
+		return;
+	vault_backup_stats(vb, &st);
+	for (k = 0; k < BACKUP_STAGES; k++)
+		fprintf(stderr, "backup trace: %-26s %8.3f s\n", names[k],
+			(double)st.stage_ns[k] / 1e9);
 }

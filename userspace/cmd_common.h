@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "vault.h"
+#include "vault_backup.h"
 #include "vault_job.h"
 
 /* Maps a negative errno to an exit code (cmd.h). */
@@ -43,5 +44,9 @@ void monitor_start(struct monitor *m, struct vault_job *job, const uint64_t *cou
 		   uint64_t total, const char *label);
 void monitor_stop(struct monitor *m);
 double now_seconds(void);
+
+/* After vault_backup_finish(), with CRYPTSNAP_BACKUP_TRACE set: where the
+ * backup's time went, to stderr (bench/vault-bench.sh shows it). */
+void backup_trace(struct vault_backup *vb);
 
 #endif

@@ -28,16 +28,6 @@
 
 enum { BATCH_CHUNKS, BATCH_SEG, BATCH_STOP };
 
-/*
- * Where the time goes, summed over threads, printed by finish() when
- * CRYPTSNAP_BACKUP_TRACE is set (bench/vault-bench.sh shows it).
- */
-enum { T_READ_WAIT, T_WORK, T_WORK_WAIT, T_WRITE, T_WRITE_WAIT, T_COMMIT, T_MAX };
-static const char *const trace_names[T_MAX] = {
-	"caller waits for a buffer", "workers hash+seal", "workers idle",
-	"writer packs+puts", "writer idle", "commit (index, point)",
-};
-
 struct batch {
 	struct batch *next;
 	int kind;
@@ -83,7 +73,6 @@ struct vault_backup {
 	unsigned int nbatches;
 	uint32_t inflight;		/* batches submitted, not yet written */
 	int err;
-	uint64_t trace_ns[T_MAX];
 	struct vault_backup_stats st;
 	const struct vault_backup_opts *opts;
 };
@@ -96,24 +85,13 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Adds the time since *t0 to slot k and restarts the clock. */
-static void trace_add(struct vault_backup *vb, int k, uint64_t *t0)
+/* Adds the time since *t0 to stage k and restarts the clock. */
+static void stage_add(struct vault_backup *vb, int k, uint64_t *t0)
 {
 	uint64_t t = mono_ns();
 
-	__atomic_add_fetch(&vb->trace_ns[k], t - *t0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&vb->st.stage_ns[k], t - *t0, __ATOMIC_RELAXED);
 	*t0 = t;
-}
-
-static void trace_print(const struct vault_backup *vb)
-{
-	int k;
-
-	if (!getenv("CRYPTSNAP_BACKUP_TRACE"))
-		return;
-	for (k = 0; k < T_MAX; k++)
-		fprintf(stderr, "backup trace: %-26s %8.3f s\n", trace_names[k],
-			(double)vb->trace_ns[k] / 1e9);
 }
 
 static void q_push(struct queue *q, struct batch *b)
@@ -322,13 +300,13 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&vb->mu);
 		b = q_pop(vb, &vb->workq, 0);
 		pthread_mutex_unlock(&vb->mu);
-		trace_add(vb, T_WORK_WAIT, &t0);
+		stage_add(vb, BACKUP_STAGE_WORK_WAIT, &t0);
 		if (b->kind == BATCH_STOP)
 			break;
 		r = process(vb, &c, b);
 		if (r < 0)
 			set_err(vb, r);
-		trace_add(vb, T_WORK, &t0);
+		stage_add(vb, BACKUP_STAGE_WORK, &t0);
 	}
 	free(b);
 	blob_ctx_free(&c);
@@ -358,13 +336,13 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&vb->mu);
 		b = q_pop(vb, &vb->writeq, 0);
 		pthread_mutex_unlock(&vb->mu);
-		trace_add(vb, T_WRITE_WAIT, &t0);
+		stage_add(vb, BACKUP_STAGE_WRITE_WAIT, &t0);
 		if (b->kind == BATCH_STOP)
 			break;
 		r = vb->err ? 0 : write_batch(vb, b);
 		if (r < 0)
 			set_err(vb, r);
-		trace_add(vb, T_WRITE, &t0);
+		stage_add(vb, BACKUP_STAGE_WRITE, &t0);
 		pthread_mutex_lock(&vb->mu);
 		if (b->kind == BATCH_SEG) {
 			free(b->out);
@@ -582,7 +560,7 @@ uint8_t *vault_backup_buffer(struct vault_backup *vb)
 	pthread_mutex_lock(&vb->mu);
 	b = q_pop(vb, &vb->freeq, 1);
 	pthread_mutex_unlock(&vb->mu);
-	trace_add(vb, T_READ_WAIT, &t0);
+	stage_add(vb, BACKUP_STAGE_READ_WAIT, &t0);
 	return b ? b->in : NULL;
 }
 
@@ -694,12 +672,16 @@ const uint64_t *vault_backup_progress(struct vault_backup *vb)
 
 void vault_backup_stats(struct vault_backup *vb, struct vault_backup_stats *st)
 {
+	int k;
+
 	__atomic_load(&vb->st.bytes_done, &st->bytes_done, __ATOMIC_RELAXED);
 	st->chunks_zero = __atomic_load_n(&vb->st.chunks_zero, __ATOMIC_RELAXED);
 	st->chunks_new = __atomic_load_n(&vb->st.chunks_new, __ATOMIC_RELAXED);
 	st->chunks_dedup = __atomic_load_n(&vb->st.chunks_dedup, __ATOMIC_RELAXED);
 	st->bytes_new = __atomic_load_n(&vb->st.bytes_new, __ATOMIC_RELAXED);
 	st->bytes_stored = __atomic_load_n(&vb->st.bytes_stored, __ATOMIC_RELAXED);
+	for (k = 0; k < BACKUP_STAGES; k++)
+		st->stage_ns[k] = __atomic_load_n(&vb->st.stage_ns[k], __ATOMIC_RELAXED);
 }
 
 /* Segments nobody submitted to keep the base's segment (or stay zero). */
@@ -772,8 +754,7 @@ int vault_backup_finish(struct vault_backup *vb, char point_id[POINT_ID_MAX])
 		r = vault_point_save(vb->v, &vb->ctx, &vb->m);
 	if (!r)
 		snprintf(point_id, POINT_ID_MAX, "%s", vb->m.id);
-	trace_add(vb, T_COMMIT, &t0);
-	trace_print(vb);
+	stage_add(vb, BACKUP_STAGE_COMMIT, &t0);
 	return r;
 }
 

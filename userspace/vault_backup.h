@@ -36,10 +36,22 @@ struct vault_backup_opts {
 	unsigned int threads;		/* 0: one per CPU */
 };
 
+/* Where the time goes: wall time per stage, summed over threads. */
+enum vault_backup_stage {
+	BACKUP_STAGE_READ_WAIT,		/* caller waits for a free buffer */
+	BACKUP_STAGE_WORK,		/* workers hash and seal */
+	BACKUP_STAGE_WORK_WAIT,		/* workers idle */
+	BACKUP_STAGE_WRITE,		/* writer packs and puts */
+	BACKUP_STAGE_WRITE_WAIT,	/* writer idle */
+	BACKUP_STAGE_COMMIT,		/* finish(): index and point */
+	BACKUP_STAGES
+};
+
 struct vault_backup_stats {
 	uint64_t bytes_done;		/* submitted bytes processed */
 	uint64_t chunks_zero, chunks_new, chunks_dedup;
 	uint64_t bytes_new, bytes_stored;
+	uint64_t stage_ns[BACKUP_STAGES];
 };
 
 /* Takes a shared vault lock unless the caller holds one. */

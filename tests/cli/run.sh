@@ -81,6 +81,13 @@ check "zero image costs < 64 KiB in the vault ($(du_k z) KiB)" test "$(du_k z)" 
 check "zero image restore" "$CS" restore --vault z --point "$(last_point z)" --to zr
 check "zero image restore exact" cmp zero.img zr
 rm -f zr zero.img
+truncate -s 4M small.img
+check "CRYPTSNAP_BACKUP_TRACE: the stage trace on stderr" bash -c \
+	"CRYPTSNAP_BACKUP_TRACE=1 '$CS' backup --vault z --source small.img --disk small >/dev/null 2>trace.err &&
+	 [ \$(grep -c '^backup trace: .* s\$' trace.err) = 6 ] && grep -q 'commit (index, point)' trace.err"
+check "no stage trace without CRYPTSNAP_BACKUP_TRACE" bash -c \
+	"'$CS' backup --vault z --source small.img --disk small 2>trace.err >/dev/null && ! grep -q 'backup trace' trace.err"
+rm -f small.img trace.err
 
 # --- 3. damage: tampered chunk, truncated index, swapped packs --------------
 cp -a v vt
