@@ -22,12 +22,14 @@ struct cs_snap_params {
 /*
  * Per-bio data of a view read.  A read of a chunk that is not copied yet
  * goes to the origin and stays on the snapshot's reader list until it
- * completes, so the first write to that chunk waits for it.
+ * completes, so the first write to that chunk waits for it.  A read of a
+ * chunk whose COW write is in flight is parked until the write ends.
  */
 struct cs_view_io {
-	struct list_head node;
+	struct list_head node;		/* on the reader or parked list */
+	struct bio *bio;
 	unsigned long chunk;
-	bool registered;
+	bool registered;		/* on the reader list */
 };
 
 struct cs_snap *cs_snap_create(const struct cs_snap_params *p,
