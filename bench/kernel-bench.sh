@@ -56,9 +56,17 @@ teardown() {
 	return 0
 }
 
-# fio json: first "iops"/"bw" after the "write" object.
+# fio json: first "iops"/"bw"/"total_ios" after the "write" object.
 fio_write() {
-	awk -v k="\"$1\"" '/"write" : \{/ {w = 1} w && $1 == k {gsub(/,/, "", $3); print $3; exit}'
+	awk -v k="\"$1\"" '/"write" : \{/ {w = 1} w && $1 == k {gsub(/,/, "", $3); print $3; exit}' "$2"
+}
+
+# Chunks copied to COW by the snapshot of config $1 (first writes).
+cow_used() {
+	case $1 in
+	snap*) dmsetup status bcs | awk '{print $11}' ;;
+	dmsnap) dmsetup status bsnap | awk '{split($4, a, "/"); print int(a[1] / 128)}' ;;
+	esac
 }
 
 run() {
@@ -66,18 +74,23 @@ run() {
 	lower=$(setup $cfg) || { say "setup $cfg failed"; teardown; return 1; }
 	cryptsetup open --key-file "$KEY" "$lower" bc || { say "open on $cfg failed"; teardown; return 1; }
 	if [ $wl = rand4k ]; then
-		v=$(fio --name=r --filename=/dev/mapper/bc --rw=randwrite --bs=4k --ioengine=libaio \
+		fio --name=r --filename=/dev/mapper/bc --rw=randwrite --bs=4k --ioengine=libaio \
 			--iodepth=16 --direct=1 --time_based --runtime=$RT --randrepeat=0 \
-			--output-format=json 2>/dev/null | fio_write iops)
+			--output-format=json >/tmp/bench.json 2>/dev/null
+		v=$(fio_write iops /tmp/bench.json)
 	else
-		v=$(fio --name=s --filename=/dev/mapper/bc --rw=write --bs=1M --ioengine=libaio \
+		fio --name=s --filename=/dev/mapper/bc --rw=write --bs=1M --ioengine=libaio \
 			--iodepth=4 --direct=1 --size=256M --runtime=$((RT * 2)) \
-			--output-format=json 2>/dev/null | fio_write bw)
+			--output-format=json >/tmp/bench.json 2>/dev/null
+		v=$(fio_write bw /tmp/bench.json)
 	fi
-	[ "${cfg#snap}" != "$cfg" ] && say "snap status: $(dmsetup status bcs | cut -d' ' -f10-13)"
+	local note= used
+	used=$(cow_used $cfg)
+	[ -n "$used" ] && note=" ($used COW chunks copied, $(fio_write total_ios /tmp/bench.json) writes)"
+	[ "${cfg#snap}" != "$cfg" ] && note="$note, status: $(dmsetup status bcs | cut -d' ' -f10-13)"
 	teardown
-	echo "$cfg $wl ${v%.*}" >>"$RES"
-	say "round $r $cfg $wl $([ $wl = rand4k ] && echo "${v%.*} IOPS" || echo "${v%.*} KiB/s")"
+	echo "$cfg $wl ${v%.*} $r" >>"$RES"
+	say "round $r $cfg $wl $([ $wl = rand4k ] && echo "${v%.*} IOPS" || echo "${v%.*} KiB/s")$note"
 }
 
 dd if=/dev/zero of=$DEV bs=1M count=16 oflag=direct status=none
@@ -100,6 +113,14 @@ done
 med() { awk -v c=$1 -v w=$2 '$1 == c && $2 == w {print $3}' "$RES" | sort -n |
 	awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]; else print 0}'; }
 ratio() { awk -v a=$1 -v b=$2 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+# Median over rounds of the ratio a/b within each round: the two ran back
+# to back, so drift of the emulator between rounds cancels out.
+paired() {
+	awk -v a=$1 -v b=$2 -v w=$3 '$2 == w && $1 == a {x[$4] = $3} $2 == w && $1 == b {y[$4] = $3}
+		END {for (r in x) if (y[r] > 0) printf "%.3f\n", x[r] / y[r]}' "$RES" | sort -n |
+		awk '{v[NR] = $1; l = l sep sprintf("%.2f", $1); sep = " "}
+		     END {if (NR) printf "%.2f (rounds: %s)", v[int((NR + 1) / 2)], l; else print "n/a"}'
+}
 for wl in ${WORKLOADS:-rand4k seq1m}; do
 	b=$(med bare $wl) t=$(med track $wl) e=$(med era $wl) s=$(med snap $wl) d=$(med dmsnap $wl)
 	g=$(med snapbig $wl) k=$(med snap4k $wl)
@@ -109,4 +130,6 @@ for wl in ${WORKLOADS:-rand4k seq1m}; do
 		"snap/bare $(ratio $s $b), dmsnap/bare $(ratio $d $b)," \
 		"snap/dmsnap $(ratio $s $d), snap4k/dmsnap $(ratio $k $d) (target >= 1.5)," \
 		"snapbig/dmsnap $(ratio $g $d)"
+	say "$wl paired per round: track/bare $(paired track bare $wl), snap/dmsnap $(paired snap dmsnap $wl)," \
+		"snap4k/dmsnap $(paired snap4k dmsnap $wl), snapbig/dmsnap $(paired snapbig dmsnap $wl)"
 done
