@@ -308,12 +308,15 @@ static void bio_chunks(const struct cs_snap *s, struct bio *bio,
  */
 static void submit_ready(struct cs_snap *s, struct bio_list *ready)
 {
+	struct cs_write_io *io;
 	unsigned long first, last;
 	struct bio *bio;
 
 	while ((bio = bio_list_pop(ready))) {
+		io = dm_per_bio_data(bio, sizeof(*io));
 		bio_chunks(s, bio, &first, &last);
-		if (cs_bitmap_all_set(&s->done, first, last)) {
+		io->done = find_next_zero_bit(s->done.bits, last + 1, io->done);
+		if (io->done > last) {
 			submit_bio_noacct(bio);
 			continue;
 		}
@@ -494,26 +497,28 @@ out_free:
 }
 
 /*
- * Start a copy for every uncopied, unclaimed chunk of @bio in [c, last].
- * Returns true if @bio was parked until copy buffers are free.
+ * Start a copy for every uncopied, unclaimed chunk of @bio up to @last,
+ * from where the last call stopped.  Returns true if @bio was parked
+ * until copy buffers are free.
  */
 static bool start_copies(struct cs_snap *s, struct bio *bio,
-			 unsigned long c, unsigned long last)
+			 struct cs_write_io *io, unsigned long last)
 {
 	struct cs_exception *e;
 	struct cs_copy *job;
 	unsigned long end;
 
-	while (c <= last) {
+	while (io->claimed <= last) {
 		spin_lock_irq(&s->lock);
 		if (s->state != CS_SNAP_ACTIVE)
 			goto out_unlock;
-		c = find_next_zero_bit(s->done.bits, last + 1, c);
-		if (c > last)
+		io->claimed = find_next_zero_bit(s->done.bits, last + 1,
+						 io->claimed);
+		if (io->claimed > last)
 			goto out_unlock;
-		e = exc_lookup(s, c);
+		e = exc_lookup(s, io->claimed);
 		if (e) {
-			c = e->last + 1;
+			io->claimed = e->last + 1;
 			spin_unlock_irq(&s->lock);
 			continue;
 		}
@@ -523,15 +528,16 @@ static bool start_copies(struct cs_snap *s, struct bio *bio,
 			spin_unlock_irq(&s->lock);
 			return true;
 		}
-		end = run_end(s, c, last);
+		end = run_end(s, io->claimed, last);
 		spin_unlock_irq(&s->lock);
 
-		job = copy_create(s, c, end);
+		job = copy_create(s, io->claimed, end);
 		if (!job)
 			return false;
-		copy_submit(s, job, s->origin.bdev, chunk_to_sector(s, c),
-			REQ_OP_READ, read_done);
-		c = end + 1;
+		copy_submit(s, job, s->origin.bdev,
+			    chunk_to_sector(s, io->claimed), REQ_OP_READ,
+			    read_done);
+		io->claimed = end + 1;
 	}
 	return false;
 
@@ -546,18 +552,19 @@ out_unlock:
  */
 static void handle_write(struct cs_snap *s, struct bio *bio)
 {
+	struct cs_write_io *io = dm_per_bio_data(bio, sizeof(*io));
 	struct cs_exception *e = NULL;
-	unsigned long first, last, c;
+	unsigned long first, last;
 
 	bio_chunks(s, bio, &first, &last);
-	if (start_copies(s, bio, first, last))
+	if (start_copies(s, bio, io, last))
 		return;
 
 	spin_lock_irq(&s->lock);
 	if (s->state == CS_SNAP_ACTIVE) {
-		c = find_next_zero_bit(s->done.bits, last + 1, first);
-		if (c <= last) {
-			e = exc_lookup(s, c);
+		io->done = find_next_zero_bit(s->done.bits, last + 1, io->done);
+		if (io->done <= last) {
+			e = exc_lookup(s, io->done);
 			if (!e || e->released)
 				/* Cannot happen: start_copies covered it. */
 				stop_locked(s, CS_SNAP_INVALID,
@@ -648,6 +655,7 @@ static void snap_work(struct work_struct *work)
  */
 int cs_snap_map_write(struct cs_snap *s, struct bio *bio)
 {
+	struct cs_write_io *io = dm_per_bio_data(bio, sizeof(*io));
 	unsigned long first, last, flags;
 	int ret = DM_MAPIO_REMAPPED;
 
@@ -657,6 +665,8 @@ int cs_snap_map_write(struct cs_snap *s, struct bio *bio)
 	    cs_bitmap_all_set(&s->done, first, last))
 		return DM_MAPIO_REMAPPED;
 
+	io->claimed = first;
+	io->done = first;
 	spin_lock_irqsave(&s->lock, flags);
 	if (s->state == CS_SNAP_ACTIVE) {
 		bio_list_add(&s->deferred, bio);

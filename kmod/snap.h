@@ -32,6 +32,17 @@ struct cs_view_io {
 	bool registered;		/* on the reader list */
 };
 
+/*
+ * Per-bio data of an origin write the snapshot holds: how far handling it
+ * got, so a write that waits many times (a discard of gigabytes waits for
+ * buffers once per few runs) is not rescanned from its first chunk each
+ * time.  Both only grow.
+ */
+struct cs_write_io {
+	unsigned long claimed;	/* chunks before it are done or have a run */
+	unsigned long done;	/* chunks before it are done */
+};
+
 struct cs_snap *cs_snap_create(const struct cs_snap_params *p,
 			       char **error);
 void cs_snap_shutdown(struct cs_snap *s);

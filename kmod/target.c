@@ -152,6 +152,7 @@ static int cs_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_discard_bios = 1;
 	ti->num_secure_erase_bios = 1;
 	ti->num_write_zeroes_bios = 1;
+	ti->per_io_data_size = sizeof(struct cs_write_io);
 	ti->private = cs;
 	return 0;
 

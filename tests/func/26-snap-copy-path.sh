@@ -7,6 +7,8 @@
 #    waits for it and returns the old data;
 #  - a multi-chunk first write, and more first writes than the buffers
 #    hold (they wait for buffers, never fail), leave an exact image;
+#  - a discard of 320 chunks (five times what the buffers hold) completes
+#    and the view keeps the old data;
 #  - snap_drop with copies and view reads in flight is clean, and a view
 #    read never returns new data.
 . "$(dirname "$0")/2lib.sh"
@@ -14,7 +16,7 @@
 CS_CHUNK=128
 CHUNK=65536
 SZ=$((256 << 11))		# 256 MiB of /dev/vda, 4096 chunks
-NOLD=200			# chunks with known old contents
+NOLD=520			# chunks with known old contents
 t_wipe /dev/vda
 t_wipe /dev/vdd
 old=/tmp/26.old new=/tmp/26.new
@@ -81,7 +83,17 @@ t_check "origin holds the new data on chunks 48-167" same 48 120 $D $new
 used=$(cs_cowused cs26)
 t_check "COW used: exactly the 137 chunks first-written" bash -c "echo used $used; [ $used = 137 ]"
 
-# 4. Drop while copies and a parked view read are in flight.
+# 4. A discard far larger than the copy buffers: it waits for buffers
+#    several times, resuming where it stopped.  (-f: the view holds the
+#    origin open, so blkdiscard's default exclusive open would fail.)
+t_check "discard of chunks 200-519 completes" \
+	blkdiscard -f -o $((200 * CHUNK)) -l $((320 * CHUNK)) $D
+t_check "snapshot still active after the discard" test "$(cs_state cs26)" = active
+t_check "view keeps the old data of the discarded chunks" same 200 320 $V $old
+used=$(cs_cowused cs26)
+t_check "COW used: 137 + the 320 discarded chunks" bash -c "echo used $used; [ $used = 457 ]"
+
+# 5. Drop while copies and a parked view read are in flight.
 put 180 10 65536
 same 180 10 $V $old >/tmp/26.drop 2>&1 &
 r3=$!
