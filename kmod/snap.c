@@ -73,7 +73,6 @@ struct cs_exception {
 	unsigned long first, last;	/* chunks */
 	unsigned long slot;		/* COW slot of @first */
 	enum cs_exc_state state;
-	bool released;			/* @done bits set, writes may go */
 	struct bio_list waiters;	/* origin bios held for this run */
 };
 
@@ -225,7 +224,6 @@ static void exc_release(struct cs_snap *s, struct cs_exception *e,
 {
 	lockdep_assert_held(&s->lock);
 	cs_bitmap_set_range(&s->done, e->first, e->last);
-	e->released = true;
 	list_del_init(&e->node);
 	bio_list_merge(ready ? ready : &s->deferred, &e->waiters);
 	bio_list_init(&e->waiters);
@@ -295,11 +293,9 @@ static void stop_locked(struct cs_snap *s, enum cs_snap_state state,
 
 /* ---- copying ---------------------------------------------------------- */
 
-static void bio_chunks(const struct cs_snap *s, struct bio *bio,
-		       unsigned long *first, unsigned long *last)
+static unsigned long bio_last_chunk(const struct cs_snap *s, struct bio *bio)
 {
-	*first = bio->bi_iter.bi_sector >> s->chunk_shift;
-	*last = (bio_end_sector(bio) - 1) >> s->chunk_shift;
+	return (bio_end_sector(bio) - 1) >> s->chunk_shift;
 }
 
 /*
@@ -309,12 +305,12 @@ static void bio_chunks(const struct cs_snap *s, struct bio *bio,
 static void submit_ready(struct cs_snap *s, struct bio_list *ready)
 {
 	struct cs_write_io *io;
-	unsigned long first, last;
+	unsigned long last;
 	struct bio *bio;
 
 	while ((bio = bio_list_pop(ready))) {
 		io = dm_per_bio_data(bio, sizeof(*io));
-		bio_chunks(s, bio, &first, &last);
+		last = bio_last_chunk(s, bio);
 		io->done = find_next_zero_bit(s->done.bits, last + 1, io->done);
 		if (io->done > last) {
 			submit_bio_noacct(bio);
@@ -474,7 +470,6 @@ static struct cs_copy *copy_create(struct cs_snap *s, unsigned long c,
 	e->last = end;
 	e->slot = s->next_slot;
 	e->state = CS_EXC_READING;
-	e->released = false;
 	bio_list_init(&e->waiters);
 	job->snap = s;
 	job->e = e;
@@ -553,10 +548,9 @@ out_unlock:
 static void handle_write(struct cs_snap *s, struct bio *bio)
 {
 	struct cs_write_io *io = dm_per_bio_data(bio, sizeof(*io));
+	unsigned long last = bio_last_chunk(s, bio);
 	struct cs_exception *e = NULL;
-	unsigned long first, last;
 
-	bio_chunks(s, bio, &first, &last);
 	if (start_copies(s, bio, io, last))
 		return;
 
@@ -565,7 +559,7 @@ static void handle_write(struct cs_snap *s, struct bio *bio)
 		io->done = find_next_zero_bit(s->done.bits, last + 1, io->done);
 		if (io->done <= last) {
 			e = exc_lookup(s, io->done);
-			if (!e || e->released)
+			if (!e)
 				/* Cannot happen: start_copies covered it. */
 				stop_locked(s, CS_SNAP_INVALID,
 					    CRYPTSNAP_REASON_NOMEM);
@@ -660,7 +654,8 @@ int cs_snap_map_write(struct cs_snap *s, struct bio *bio)
 	int ret = DM_MAPIO_REMAPPED;
 
 	/* In COW chunks, which may be larger than tracking chunks. */
-	bio_chunks(s, bio, &first, &last);
+	first = bio->bi_iter.bi_sector >> s->chunk_shift;
+	last = bio_last_chunk(s, bio);
 	if (READ_ONCE(s->state) != CS_SNAP_ACTIVE ||
 	    cs_bitmap_all_set(&s->done, first, last))
 		return DM_MAPIO_REMAPPED;
