@@ -8,11 +8,20 @@
  *     a point is never stored without key material that opens it.
  *  2. Freeze (suspend the dm-crypt mapping: the filesystem is frozen and
  *     flushed), take the snapshot, resume.  Milliseconds.
- *  3. Copy the LUKS header and the changed chunks from the snapshot view.
- *  4. Store the point (chunks, index, manifest), then commit the tracking
- *     handover.  Any failure before the point is stored aborts the
- *     handover, so the next backup copies those chunks again.
- *  5. Always: remove the view, drop the snapshot (its COW store vanishes
+ *  3. Read the LUKS header area from the snapshot view, every time:
+ *     cryptsetup writes it below the target (luksChangeKey, luksAddKey,
+ *     config, luksHeaderRestore, reencryption), so the change map never
+ *     sees those writes.  Its layout fingerprint (luks_meta.h) decides
+ *     whether the unchanged chunks can still come from the last point;
+ *     if the data layout or volume key changed, this is a full scan.
+ *  4. Copy the header chunks and the changed chunks (or all of them).
+ *  5. Seal the point (packs, index, escrow slots; nothing visible yet),
+ *     read its header area back through the restore engine, and prove
+ *     that the escrowed key, as sealed, opens those stored bytes and that
+ *     the escrowed header slot is the same bytes.  Only then publish the
+ *     manifest and commit the tracking handover.  Any failure before
+ *     aborts the handover, so the next backup copies those chunks again.
+ *  6. Always: remove the view, drop the snapshot (its COW store vanishes
  *     with it).
  */
 #include <errno.h>
@@ -36,6 +45,7 @@
 #include "disk_ops.h"
 #include "dm.h"
 #include "luks.h"
+#include "luks_meta.h"
 #include "origin.h"
 #include "secmem.h"
 #include "source.h"
@@ -43,7 +53,8 @@
 #include "vault_backup.h"
 #include "vault_disk.h"
 
-#define HEADER_MAX (64U << 20)	/* LUKS2 headers are at most 4 MiB + keyslots */
+/* The header area is stored in the image and in an escrow slot. */
+#define HEADER_MAX ESCROW_DATA_MAX
 
 struct bk {
 	struct disk_state d;
@@ -58,8 +69,9 @@ struct bk {
 	char view[140], view_path[160];
 	int view_fd, cow_fd, snap, incremental;
 	char reason[160];		/* why this is a full backup */
-	uint8_t *header;
+	uint8_t *header;		/* header area at the snapshot */
 	size_t header_len;
+	struct luks_meta meta;
 	struct vault_backup *vb;
 	/* The engine reads these until finish: they live as long as vb. */
 	struct vault_escrow_in esc[2];
@@ -224,6 +236,9 @@ static int freeze_and_snap(struct bk *b)
 
 static void decide_mode(struct bk *b)
 {
+	char layout[LUKS_META_HASH_HEX];
+
+	luks_meta_hex(b->meta.layout, layout);
 	if (b->full)
 		snprintf(b->reason, sizeof(b->reason), "--full given");
 	else if (!b->d.last_point[0])
@@ -232,6 +247,13 @@ static void decide_mode(struct bk *b)
 		snprintf(b->reason, sizeof(b->reason),
 			 "change tracking was not continuous since point %s (target re-created or reset)",
 			 b->d.last_point);
+	else if (!b->d.last_layout[0])
+		snprintf(b->reason, sizeof(b->reason),
+			 "no LUKS layout was recorded with point %s", b->d.last_point);
+	else if (strcmp(layout, b->d.last_layout))
+		snprintf(b->reason, sizeof(b->reason),
+			 "LUKS data layout or volume key changed since point %s (reencryption, "
+			 "header restore or reformat below the target)", b->d.last_point);
 	else
 		b->incremental = 1;
 }
@@ -273,34 +295,45 @@ static int open_view(struct bk *b)
 	return 0;
 }
 
-/* The LUKS header as it was at the snapshot, and proof the key opens it. */
+/*
+ * The LUKS header area as it is at the snapshot, read whole through the
+ * view: it goes into the image (its chunks are always fed) and into the
+ * "luks-header" escrow slot, the same bytes.
+ */
 static int read_header(struct bk *b)
 {
-	char dir[DISK_PATH_MAX], file[DISK_PATH_MAX + 80];
+	struct luks_info li;
 	int r;
 
-	snprintf(dir, sizeof(dir), "%s/tmp", disk_state_dir());
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return fail_errno("backup", -errno, "cannot create %s", dir);
-	snprintf(file, sizeof(file), "%s/%s.hdr", dir, b->d.name);
-	unlink(file);
-	r = luks_header_backup(b->view_path, file);
-	if (!r && luks_check_key(file, b->key, b->key_len) < 0)
-		r = -EKEYREJECTED;
-	if (!r)
-		r = read_small_file(file, HEADER_MAX, &b->header, &b->header_len);
-	unlink(file);
-	if (r == -EKEYREJECTED)
-		return fail_errno("backup", 0, "the escrowed key does not open the header at the snapshot; "
-				"run 'cryptsnap key escrow %s'", b->d.name), EXIT_KEY;
-	return r ? fail_errno("backup", r, "cannot back up the LUKS header of %s", b->d.name) : 0;
+	r = luks_identify(b->view_path, &li);
+	if (r)
+		return fail_errno("backup", r, "the snapshot of %s holds no readable LUKS header", b->d.name);
+	if (strcmp(li.uuid, b->d.luks_uuid))
+		return fail_errno("backup", 0, "the snapshot of %s carries LUKS UUID %s, not %s "
+				  "(reformatted? protect it again)", b->d.name, li.uuid, b->d.luks_uuid);
+	if (!li.header_area || li.header_area > HEADER_MAX || li.header_area > b->d.size)
+		return fail_errno("backup", -EFBIG, "LUKS header area of %s is %" PRIu64
+				  " bytes (at most %u supported)", b->d.name, li.header_area, HEADER_MAX);
+	b->header_len = li.header_area;
+	b->header = malloc(b->header_len);
+	if (!b->header)
+		return fail_errno("backup", -ENOMEM, "header of %s", b->d.name);
+	r = pread_full(b->view_fd, b->header, b->header_len, 0);
+	if (r)
+		return snapshot_invalid(b) ? EXIT_FAIL :
+		       fail_errno("backup", r, "cannot read the LUKS header of %s", b->d.name);
+	r = luks_meta_parse(b->header, b->header_len, &b->meta);
+	if (!r && (b->meta.area != li.header_area || strcmp(b->meta.uuid, li.uuid)))
+		r = -EPROTO;
+	return r ? fail_errno("backup", r, "cannot parse the LUKS header of %s at the snapshot",
+			      b->d.name) : 0;
 }
 
 static int begin(struct bk *b)
 {
 	struct vault_escrow_in *esc = b->esc;
 	struct vault_backup_opts *o = &b->opts;
-	char num[32];
+	char num[32], hex[LUKS_META_HASH_HEX];
 	int r;
 
 	esc[0] = (struct vault_escrow_in){ .name = "luks-header", .kind = ESCROW_DEK,
@@ -328,6 +361,14 @@ static int begin(struct bk *b)
 	vault_backup_set_meta(b->vb, "tracking_counter", num);
 	vault_backup_set_meta(b->vb, "mode", b->incremental ? "incremental" : "full");
 	vault_backup_set_meta(b->vb, "luks_uuid", b->d.luks_uuid);
+	luks_meta_hex(b->meta.layout, hex);
+	vault_backup_set_meta(b->vb, "luks_layout", hex);
+	luks_meta_hex(b->meta.header, hex);
+	vault_backup_set_meta(b->vb, "luks_header_sha256", hex);
+	snprintf(num, sizeof(num), "%" PRIu64, b->meta.seqid);
+	vault_backup_set_meta(b->vb, "luks_seqid", num);
+	snprintf(num, sizeof(num), "%zu", b->header_len);
+	vault_backup_set_meta(b->vb, "luks_header_bytes", num);
 	return 0;
 }
 
@@ -340,30 +381,123 @@ static int feed_extent(uint64_t start, uint64_t len, void *arg)
 			  start, len, &b->bytes_read);
 }
 
+static uint64_t header_chunks(const struct bk *b)
+{
+	uint32_t cs = b->d.chunk_sectors << 9;
+
+	return (b->header_len + cs - 1) / cs;
+}
+
+/* Changed extents, minus the header chunks already fed. */
+static int feed_change(uint64_t start, uint64_t len, void *arg)
+{
+	uint64_t h = header_chunks(arg);
+
+	if (start + len <= h)
+		return 0;
+	if (start < h) {
+		len -= h - start;
+		start = h;
+	}
+	return feed_extent(start, len, arg);
+}
+
 static int copy_chunks(struct bk *b)
 {
 	uint32_t cs = b->d.chunk_sectors << 9;
 	uint64_t nchunks = (b->d.size + cs - 1) / cs;
 	int r;
 
-	if (b->incremental)
-		r = origin_changes(b->d.origin, nchunks, feed_extent, b);
-	else
+	if (b->incremental) {
+		r = feed_extent(0, header_chunks(b), b);
+		if (!r)
+			r = origin_changes(b->d.origin, nchunks, feed_change, b);
+	} else {
 		r = feed_extent(0, nchunks, b);
+	}
 	/* Reads that raced an invalidation may have succeeded: check after. */
 	if (snapshot_invalid(b))
 		return EXIT_FAIL;
 	if (r)
 		return fail_errno("backup", r, "cannot read the snapshot of %s", b->d.name);
-	r = vault_backup_finish(b->vb, b->point);
-	backup_trace(b->vb);
+	r = vault_backup_seal(b->vb);
 	return r ? fail("backup", r, "cannot store the recovery point") : 0;
+}
+
+/* The stored header area, as restore will write it, into a 0600 file. */
+static int stored_header(struct bk *b, char *file, size_t flen, uint8_t **out)
+{
+	char dir[DISK_PATH_MAX];
+	int fd, r;
+
+	snprintf(dir, sizeof(dir), "%s/tmp", disk_state_dir());
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(file, flen, "%s/%s.hdr", dir, b->d.name);
+	unlink(file);
+	fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	r = vault_backup_read_back(b->vb, fd, b->header_len);
+	*out = r ? NULL : malloc(b->header_len);
+	if (!r && !*out)
+		r = -ENOMEM;
+	if (!r)
+		r = pread_full(fd, *out, b->header_len, 0);
+	if (!r && fsync(fd))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/*
+ * The guarantee of the product, checked on what a restore will see: the
+ * header area stored in the image is the one read at the snapshot, the
+ * "luks-header" slot holds the same bytes, and the "key" slot, as
+ * sealed, opens it.  Nothing here reads the live device.
+ */
+static int prove_stored(struct bk *b)
+{
+	char file[DISK_PATH_MAX + 80];
+	uint8_t *img = NULL, *slot = NULL, *key = NULL;
+	size_t slot_len = 0, key_len = 0;
+	int r, keyok = 0;
+
+	r = stored_header(b, file, sizeof(file), &img);
+	if (!r && memcmp(img, b->header, b->header_len))
+		r = -EIO;
+	if (!r)
+		r = vault_backup_open_escrow(b->vb, "luks-header", &slot, &slot_len);
+	if (!r && (slot_len != b->header_len || memcmp(slot, img, slot_len)))
+		r = -EIO;
+	if (!r)
+		r = vault_backup_open_escrow(b->vb, "key", &key, &key_len);
+	if (!r)
+		keyok = luks_check_key(file, key, key_len) >= 0;
+	unlink(file);
+	free(img);
+	secmem_free(slot);
+	secmem_free(key);
+	if (r)
+		return fail_errno("backup", r, "the header stored in the point of %s does not read "
+				  "back as it was read; point not committed", b->d.name);
+	if (!keyok)
+		return fail_errno("backup", 0, "the escrowed key of %s does not open the LUKS header "
+				  "at the snapshot (passphrase changed during the backup?); point not "
+				  "committed; escrow the current key with 'cryptsnap key escrow %s' "
+				  "and back up again", b->d.name, b->d.name), EXIT_KEY;
+	return 0;
 }
 
 /* The point is stored: hand tracking over and remember the point. */
 static int commit(struct bk *b)
 {
-	int r = origin_commit(b->d.origin);
+	int r = vault_backup_commit(b->vb, b->point);
+
+	backup_trace(b->vb);
+	if (r)
+		return fail("backup", r, "cannot store the recovery point");
+	r = origin_commit(b->d.origin);
 
 	if (r) {
 		fprintf(stderr, "cryptsnap backup: point %s stored, but the tracking handover "
@@ -374,6 +508,7 @@ static int commit(struct bk *b)
 	snprintf(b->d.last_point, sizeof(b->d.last_point), "%s", b->point);
 	snprintf(b->d.last_uuid, sizeof(b->d.last_uuid), "%s", b->st.uuid);
 	b->d.last_counter = b->st.counter;
+	luks_meta_hex(b->meta.layout, b->d.last_layout);
 	r = disk_state_save(&b->d);
 	if (r)
 		fprintf(stderr, "cryptsnap backup: point %s stored, but the state could not be "
@@ -396,10 +531,7 @@ static void teardown(struct bk *b)
 		close(b->cow_fd);
 	if (b->vb)
 		vault_backup_free(b->vb);
-	if (b->header) {
-		secmem_wipe(b->header, b->header_len);
-		free(b->header);
-	}
+	free(b->header);
 	secmem_free(b->key);
 }
 
@@ -459,18 +591,20 @@ int backup_disk(int argc, char **argv)
 		r = ensure_origin(&b);
 	if (!r)
 		r = freeze_and_snap(&b);
+	if (!r)
+		r = open_view(&b);
+	if (!r)
+		r = read_header(&b);
 	if (!r) {
 		decide_mode(&b);
 		if (!b.incremental)
 			fprintf(stderr, "cryptsnap backup: %s: full scan: %s\n", b.d.name, b.reason);
-		r = open_view(&b);
+		r = begin(&b);
 	}
 	if (!r)
-		r = read_header(&b);
-	if (!r)
-		r = begin(&b);
-	if (!r)
 		r = copy_chunks(&b);
+	if (!r)
+		r = prove_stored(&b);
 	if (!r)
 		r = commit(&b);
 	b.secs = now_seconds() - t0;

@@ -103,6 +103,10 @@ static int decode(json_object *o, struct disk_state *d)
 		r = vj_u64(o, "chunk_sectors", &cs);
 	if (!r)
 		r = vj_i64(o, "created", &d->created);
+	/* Optional: state written before layouts were recorded has none,
+	 * and its next backup is a full scan. */
+	if (!r && json_object_object_get_ex(o, "last_layout", NULL))
+		r = get_str(o, "last_layout", d->last_layout, sizeof(d->last_layout));
 	if (!r && (cs < 8 || cs > 16384 || (cs & (cs - 1))))
 		r = -EUCLEAN;
 	d->chunk_sectors = (uint32_t)cs;
@@ -146,6 +150,7 @@ int disk_state_save(const struct disk_state *d)
 	U64_FIELDS(PU)
 #undef PS
 #undef PU
+	json_object_object_add(o, "last_layout", json_object_new_string(d->last_layout));
 	json_object_object_add(o, "chunk_sectors", json_object_new_uint64(d->chunk_sectors));
 	json_object_object_add(o, "created", json_object_new_int64(d->created));
 	r = disk_state_prepare();

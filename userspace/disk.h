@@ -30,6 +30,8 @@ struct disk_state {
 	char last_point[48];
 	char last_uuid[40];
 	uint64_t last_counter;
+	/* LUKS layout fingerprint at that point (luks_meta.h), hex; "" unknown */
+	char last_layout[65];
 	int64_t created;
 };
 

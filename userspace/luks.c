@@ -35,6 +35,22 @@ static int open_luks(const char *device, struct crypt_device **cd)
 	return 0;
 }
 
+static int header_area(struct crypt_device *cd, struct luks_info *info)
+{
+	uint64_t md = 0, ks = 0;
+	int ret;
+
+	if (info->version == 1) {
+		info->header_area = info->data_offset * 512;
+		return 0;
+	}
+	ret = crypt_get_metadata_size(cd, &md, &ks);
+	if (ret < 0)
+		return ret;
+	info->header_area = 2 * md + ks;
+	return 0;
+}
+
 int luks_identify(const char *device, struct luks_info *info)
 {
 	struct crypt_device *cd;
@@ -53,8 +69,9 @@ int luks_identify(const char *device, struct luks_info *info)
 	info->data_offset = crypt_get_data_offset(cd);
 	info->sector_size = (uint32_t)crypt_get_sector_size(cd);
 	info->key_size = (uint32_t)crypt_get_volume_key_size(cd);
+	ret = header_area(cd, info);
 	crypt_free(cd);
-	return 0;
+	return ret;
 }
 
 /*

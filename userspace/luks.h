@@ -16,6 +16,9 @@ struct luks_info {
 	uint64_t data_offset;		/* sectors */
 	uint32_t sector_size;		/* bytes */
 	uint32_t key_size;		/* bytes */
+	/* Bytes from the start of the device that hold LUKS metadata: LUKS1
+	 * up to the payload, LUKS2 both header copies and the keyslot area. */
+	uint64_t header_area;
 };
 
 int luks_identify(const char *device, struct luks_info *info);

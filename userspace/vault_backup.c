@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "secmem.h"
 #include "util.h"
 #include "vault_backup.h"
 #include "vault_escrow.h"
+#include "vault_restore.h"
 #include "vault_store.h"
 
 #define BATCH_BYTES	(4U << 20)
@@ -58,6 +60,7 @@ struct vault_backup {
 	struct manifest m;
 	struct manifest base;
 	int have_base;
+	int sealed;			/* seal() done: packs, index, escrow durable */
 	struct blob_ctx ctx;		/* caller thread */
 	struct pack_writer pw;
 	struct seg_state *segs;
@@ -729,11 +732,13 @@ static void fill_stats(struct vault_backup *vb)
 	vb->m.bytes_stored = vb->st.bytes_stored;
 }
 
-int vault_backup_finish(struct vault_backup *vb, char point_id[POINT_ID_MAX])
+int vault_backup_seal(struct vault_backup *vb)
 {
 	uint64_t t0;
 	int r;
 
+	if (vb->sealed)
+		return -EALREADY;
 	r = vb->err;
 	if (!r)
 		r = seg_close(vb, 0, vb->m.nsegs);
@@ -749,13 +754,86 @@ int vault_backup_finish(struct vault_backup *vb, char point_id[POINT_ID_MAX])
 		r = pack_writer_commit(&vb->pw, &vb->ctx);
 	if (!r)
 		r = add_escrow(vb);
-	fill_stats(vb);
+	stage_add(vb, BACKUP_STAGE_COMMIT, &t0);
+	if (r)
+		set_err(vb, r);
+	else
+		vb->sealed = 1;
+	return r;
+}
+
+/*
+ * The restore engine over a fresh copy of the vault's index: nothing of
+ * this backup's memory (its index, its buffers) stands in for the stored
+ * bytes.
+ */
+int vault_backup_read_back(struct vault_backup *vb, int fd, uint64_t limit)
+{
+	struct vault_restore_opts o = { .fd = fd, .check_ids = 1, .limit = limit };
+	struct vault_restore_result res;
+	struct bindex bi;
+	int r;
+
+	if (!vb->sealed)
+		return -EINVAL;
+	r = bindex_init(&bi);
+	if (r)
+		return r;
+	r = vault_index_load(vb->v, &bi, NULL);
 	if (!r)
-		r = vault_point_save(vb->v, &vb->ctx, &vb->m);
+		r = vault_restore_run(vb->v, &bi, &vb->m, &o, &res);
+	bindex_free(&bi);
+	return r;
+}
+
+int vault_backup_open_escrow(struct vault_backup *vb, const char *name,
+			     uint8_t **data, size_t *len)
+{
+	const struct escrow_slot *e = NULL;
+	unsigned int i;
+	uint8_t *buf;
+	int r;
+
+	for (i = 0; vb->sealed && i < vb->m.nescrow; i++)
+		if (!strcmp(vb->m.escrow[i].name, name))
+			e = &vb->m.escrow[i];
+	if (!e)
+		return -ENOENT;
+	if (e->len < BLOB_OVERHEAD)
+		return -EBADMSG;
+	buf = secmem_alloc(MAX(e->len - BLOB_OVERHEAD, (size_t)1));
+	if (!buf)
+		return -ENOMEM;
+	r = escrow_open_buf(vb->v, &vb->ctx, vb->m.id, e, buf);
+	if (r) {
+		secmem_free(buf);
+		return r;
+	}
+	*data = buf;
+	*len = e->len - BLOB_OVERHEAD;
+	return 0;
+}
+
+int vault_backup_commit(struct vault_backup *vb, char point_id[POINT_ID_MAX])
+{
+	uint64_t t0 = mono_ns();
+	int r;
+
+	if (!vb->sealed)
+		return -EINVAL;
+	fill_stats(vb);
+	r = vault_point_save(vb->v, &vb->ctx, &vb->m);
 	if (!r)
 		snprintf(point_id, POINT_ID_MAX, "%s", vb->m.id);
 	stage_add(vb, BACKUP_STAGE_COMMIT, &t0);
 	return r;
+}
+
+int vault_backup_finish(struct vault_backup *vb, char point_id[POINT_ID_MAX])
+{
+	int r = vault_backup_seal(vb);
+
+	return r ? r : vault_backup_commit(vb, point_id);
 }
 
 void vault_backup_free(struct vault_backup *vb)

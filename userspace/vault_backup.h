@@ -68,6 +68,20 @@ int vault_backup_set_meta(struct vault_backup *vb, const char *key, const char *
 const uint64_t *vault_backup_progress(struct vault_backup *vb);
 void vault_backup_stats(struct vault_backup *vb, struct vault_backup_stats *st);
 int vault_backup_finish(struct vault_backup *vb, char point_id[POINT_ID_MAX]);
+/*
+ * finish() in steps, for a caller that must check what is stored before
+ * the point becomes visible.  seal() makes packs, segments, index and
+ * escrow slots durable; no point is visible yet (no manifest).  Then
+ * read_back() writes the image's first limit bytes (0: all) to fd through
+ * the restore engine and a freshly loaded index, and open_escrow() opens
+ * a sealed slot into secmem (the caller frees it with secmem_free), both
+ * exactly as a later restore would.  commit() publishes the point.
+ */
+int vault_backup_seal(struct vault_backup *vb);
+int vault_backup_read_back(struct vault_backup *vb, int fd, uint64_t limit);
+int vault_backup_open_escrow(struct vault_backup *vb, const char *name,
+			     uint8_t **data, size_t *len);
+int vault_backup_commit(struct vault_backup *vb, char point_id[POINT_ID_MAX]);
 /* Frees; after a failed or missing finish nothing becomes visible. */
 void vault_backup_free(struct vault_backup *vb);
 

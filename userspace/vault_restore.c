@@ -19,6 +19,7 @@ struct restore {
 	const struct manifest *m;
 	const struct vault_restore_opts *o;
 	struct vault_restore_result *res;
+	uint64_t nchunks;		/* chunks to restore, from chunk 0 */
 	pthread_mutex_t mu;
 	uint64_t next_seg;
 	int stop;
@@ -146,7 +147,8 @@ static uint32_t run_end(struct rworker *w, uint32_t i, uint32_t n)
 static int do_data(struct rworker *w, uint64_t base, uint32_t i, uint32_t *next,
 		   int single)
 {
-	uint32_t n = manifest_seg_len(w->rs->m, base / w->rs->m->seg_chunks), j, k;
+	uint32_t n = (uint32_t)MIN((uint64_t)manifest_seg_len(w->rs->m, base / w->rs->m->seg_chunks),
+				   w->rs->nchunks - base), j, k;
 	int r = lookup(w, w->ids[i], &w->locs[i], w->names[i]);
 
 	*next = i + 1;
@@ -172,7 +174,8 @@ static int do_segment(struct rworker *w, uint64_t s)
 {
 	struct restore *rs = w->rs;
 	uint64_t base = s * rs->m->seg_chunks;
-	uint32_t n = manifest_seg_len(rs->m, s), i = 0, j;
+	uint32_t n = (uint32_t)MIN((uint64_t)manifest_seg_len(rs->m, s), rs->nchunks - base);
+	uint32_t i = 0, j;
 	int r, err = 0;
 
 	r = vault_seg_load(rs->v, rs->bi, &w->c, rs->m, s, w->ids);
@@ -210,7 +213,7 @@ static void *restore_main(void *arg)
 		pthread_mutex_lock(&rs->mu);
 		s = rs->next_seg++;
 		pthread_mutex_unlock(&rs->mu);
-		if (s >= rs->m->nsegs || rs->stop)
+		if (s >= rs->m->nsegs || s * rs->m->seg_chunks >= rs->nchunks || rs->stop)
 			break;
 		do_segment(w, s);
 	}
@@ -281,9 +284,11 @@ int vault_restore_run(struct vault *v, struct bindex *bi, const struct manifest 
 		.run_chunks = MAX(1U, RUN_BYTES / m->chunk_size),
 	};
 	unsigned int n = o->threads ? o->threads : (unsigned int)MAX(ncpu, 1L);
+	uint64_t end = o->limit ? MIN(o->limit, m->image_size) : m->image_size;
 	int r;
 
 	memset(res, 0, sizeof(*res));
+	rs.nchunks = (end + m->chunk_size - 1) / m->chunk_size;
 	pthread_mutex_init(&rs.mu, NULL);
 	r = run_workers(&rs, MIN(n, (unsigned int)MAX_THREADS));
 	pthread_mutex_destroy(&rs.mu);
@@ -291,6 +296,6 @@ int vault_restore_run(struct vault *v, struct bindex *bi, const struct manifest 
 		return r;
 	if (res->chunks_bad)
 		return o->keep_going ? -EBADMSG : res->first_err;
-	res->bytes_done = m->image_size;
+	res->bytes_done = MIN(rs.nchunks * m->chunk_size, m->image_size);
 	return 0;
 }

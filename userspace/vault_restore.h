@@ -21,6 +21,8 @@ struct vault_restore_opts {
 	int check_ids;		/* recompute each chunk's HMAC id */
 	int keep_going;		/* count damage instead of stopping */
 	unsigned int threads;	/* 0: one per CPU */
+	uint64_t limit;		/* bytes: only the image's first limit bytes
+				 * (whole chunks); 0: the whole image */
 };
 
 struct vault_restore_result {

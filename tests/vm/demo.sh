@@ -1,9 +1,9 @@
 #!/bin/bash
 # `make demo`: the main job, told step by step, inside the test VM.
 # A mounted ext4-on-LUKS2 disk is protected live, backed up fully and then
-# incrementally while it is being written, its LUKS passphrase and the
-# vault KEK are rotated, and both recovery points are restored to new
-# disks and opened with the escrowed keys.
+# incrementally while it is being written, its LUKS passphrase is changed
+# and one more point is taken, the vault KEK is rotated, and all three
+# recovery points are restored and opened with the keys escrowed with them.
 set -u
 DISK=/dev/vdc				# the VM's encrypted data disk (256 MiB)
 VAULT=/var/backups/vault
@@ -59,6 +59,14 @@ cryptsetup luksChangeKey --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file
 run cryptsnap backup data && die "backup with a stale escrowed key was accepted"
 run cryptsnap key escrow data --key-file /root/disk.key2 || die "key escrow"
 
+say "One more point after the passphrase change: the header is re-read from the snapshot every time"
+echo "first line of the new notes" >/srv/after-change.txt; sync
+(cd /srv && sha256sum invoices.db photos.tar notes.txt after-change.txt) >/root/sums.point3
+cryptsnap backup data --json >/root/b3.json 2>/root/b3.err || { cat /root/b3.err; die "backup 3"; }
+P3=$(jget point /root/b3.json)
+echo "      point $P3: mode $(jget mode /root/b3.json), read $(jget chunks_read /root/b3.json) chunks" \
+	"(the LUKS header area and the changed ones); the stored header was proven to open with the new key"
+
 say "The vault KEK is rotated: keys re-wrapped, no data re-encrypted"
 run cryptsnap key rotate --vault "$VAULT" || die "key rotate"
 run cryptsnap key show --vault "$VAULT"
@@ -74,6 +82,8 @@ say "Restore both points to new disks; prove the escrowed keys open them (no pla
 run cryptsnap restore --point "$P1" --to /dev/vdb --force --check-key --escrow-dir /root/escrow1 || die "restore 1"
 truncate -s 0 /tmp/restored2.img
 run cryptsnap restore --point "$P2" --to /tmp/restored2.img --force --check-key --escrow-dir /root/escrow2 || die "restore 2"
+truncate -s 0 /tmp/restored3.img
+run cryptsnap restore --point "$P3" --to /tmp/restored3.img --force --check-key --escrow-dir /root/escrow3 || die "restore 3"
 
 compare() {	# device escrowdir sums label
 	cryptsetup open --key-file "$2/key" "$1" "$4" || return 1
@@ -90,6 +100,11 @@ loop=$(losetup -f --show /tmp/restored2.img)
 echo "    point 2:"
 compare "$loop" /root/escrow2 /root/sums.point2 restored2 || die "point 2 differs"
 losetup -d "$loop"
+loop=$(losetup -f --show /tmp/restored3.img)
+echo "    point 3 (second passphrase, escrowed with point 3):"
+cmp -s /root/escrow3/key /root/disk.key2 || die "point 3 did not escrow the new passphrase"
+compare "$loop" /root/escrow3 /root/sums.point3 restored3 || die "point 3 differs"
+losetup -d "$loop"; rm -f /tmp/restored2.img /tmp/restored3.img
 
 say "Unprotect: the target is stacked out live, the filesystem never noticed"
 run cryptsnap unprotect data || die "unprotect"
@@ -97,5 +112,5 @@ umount /srv && e2fsck -fn /dev/mapper/data >/dev/null 2>&1 && echo "      fsck: 
 cryptsetup close data
 
 echo
-echo "demo: OK — two recovery points of an encrypted disk, stored and restored as ciphertext,"
+echo "demo: OK — three recovery points of an encrypted disk, stored and restored as ciphertext,"
 echo "      each opened with the key escrowed next to it, after a passphrase and a KEK rotation."
