@@ -8,7 +8,9 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
-KVERS=$(make -s --no-print-directory print-kvers)
+KVERS=$(bash scripts/kernels.sh generic)
+CLOUD_KVERS=$(bash scripts/kernels.sh cloud)
+bash scripts/kernels.sh --report
 rc=0
 
 step() {
@@ -37,7 +39,8 @@ build() {
 step build build
 step "unit tests" make --no-print-directory -C tests/unit run
 [ -f tests/cli/run.sh ] && step "CLI tests" bash tests/cli/run.sh
-step "dkms" bash scripts/dkms-check.sh $KVERS
+step "kernel selection" bash tests/build/kernels.sh
+step "dkms" bash scripts/dkms-check.sh $KVERS $CLOUD_KVERS
 step "VM suite" bash scripts/vm-check.sh $KVERS
 
 pass=$(grep -Ec '^ok( |$)' "$LOG")

@@ -10,12 +10,13 @@ BPO_LIST=/etc/apt/sources.list.d/cryptsnap-backports.list
 PKGS=(
 	build-essential make gcc pkg-config git kmod cpio zstd xz-utils
 	linux-image-amd64 linux-headers-amd64
+	linux-image-cloud-amd64 linux-headers-cloud-amd64
 	qemu-system-x86 busybox-static dmsetup cryptsetup-bin dkms fio
 	libdevmapper-dev libcryptsetup-dev libssl-dev libblkid-dev
 	libjson-c-dev libcmocka-dev e2fsprogs util-linux
 	restic borgbackup
 )
-BPO_PKGS=(linux-image-amd64 linux-headers-amd64)
+BPO_PKGS=(linux-image-amd64 linux-headers-amd64 linux-image-cloud-amd64 linux-headers-cloud-amd64)
 
 have_bpo() {
 	grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/
@@ -35,9 +36,13 @@ if ! have_bpo; then
 	need_update=1
 fi
 
+# The 6.12 kernels come from backports under the same package names as
+# bookworm's 6.1, so "installed" is asked of the kernel tree itself: both
+# flavours of the 6.12 series (scripts/kernels.sh names them explicitly).
 bpo_kernel_installed() {
-	ls /boot/vmlinuz-6.1[2-9]* >/dev/null 2>&1 &&
-		ls -d /usr/src/linux-headers-6.1[2-9]*-amd64 >/dev/null 2>&1
+	local lanes
+	lanes=$(bash "$(dirname "$0")/kernels.sh" all)
+	grep -q '^6\.12\..*[0-9]-amd64$' <<<"$lanes" && grep -q '^6\.12\..*-cloud-amd64$' <<<"$lanes"
 }
 
 todo=$(missing "${PKGS[@]}")
@@ -58,3 +63,4 @@ if ! bpo_kernel_installed; then
 	apt-get install -y -q --no-install-recommends -t bookworm-backports "${BPO_PKGS[@]}"
 fi
 echo "deps: done"
+bash "$(dirname "$0")/kernels.sh" --report
