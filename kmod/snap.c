@@ -1,36 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/*
- * A copy-on-write snapshot of one origin.  Lives for one backup, so its
- * index is in memory only:
- *
- *  - @done: one bit per chunk, set once the chunk's old contents are safe
- *    (in memory on their way to the COW store, or in it) and no view read
- *    of the origin copy is in flight.  The origin write path tests it
- *    without a lock; bits only ever go 0 -> 1 while the snapshot is active.
- *  - @exceptions: rb-tree of runs (first..last chunk -> first COW slot).
- *    A run of neighbouring uncopied chunks written by one bio is copied by
- *    one job into neighbouring slots, so a 1 MiB write costs one copy, not
- *    sixteen.  Slots are handed out linearly.
- *  - @pending: runs not yet released to origin writes; the writes wait on
- *    the run's @waiters list.
- *  - @readers: view reads currently reading uncopied chunks from origin.
- *  - @parked: view reads of runs whose COW write is still in flight.
- *
- * A copy is a read of the old data into pages of the snapshot's own pool,
- * then a write of those pages to the COW store (dm-io, both).  Origin
- * writes to the run are released as soon as the read has finished: the
- * old data no longer depends on the origin, so a first write waits for one
- * read, not for a read and a write.  View reads of the run wait for the
- * COW write instead.
- *
- * Everything but @done's fast-path test is under @lock, an irq-safe
- * spinlock because view reads and copies finish in interrupt context.
- * Runs are only created by @work (one work item, so never concurrently
- * with itself), which may sleep; map() only queues.
- *
- * The snapshot never fails or holds origin I/O for long: on any problem
- * it turns invalid and releases every waiting bio to the origin.
- */
+/* A copy-on-write snapshot of one origin: see snap_int.h. */
 #include <linux/dm-io.h>
 #include <linux/device-mapper.h>
 #include <linux/ioprio.h>
@@ -47,6 +16,7 @@
 #include "cryptsnap.h"
 #include "bitmap.h"
 #include "snap.h"
+#include "snap_int.h"
 
 /* Longest run copied by one job (at least one chunk): bounds its latency. */
 #define CS_MAX_RUN_BYTES	(1UL << 20)
@@ -56,8 +26,6 @@
  * while another one's COW write is in flight.
  */
 #define CS_POOL_BYTES		(4UL << 20)
-
-enum cs_snap_state { CS_SNAP_ACTIVE, CS_SNAP_INVALID, CS_SNAP_DROPPED };
 
 /* Where a run's old data is. */
 enum cs_exc_state {
@@ -86,50 +54,6 @@ struct cs_copy {
 	sector_t sectors;
 	unsigned long error;
 };
-
-struct cs_snap {
-	struct kref kref;
-	spinlock_t lock;
-	enum cs_snap_state state;
-	const char *reason;		/* why invalid */
-
-	struct cs_bdev origin, cow;
-	sector_t dev_sectors;
-	unsigned int chunk_shift;
-	unsigned long nr_chunks;
-	unsigned long cow_chunks;
-	unsigned long next_slot;
-	unsigned long max_run;		/* chunks per job */
-	u64 counter;
-	char name[32];
-
-	struct cs_bitmap done;
-	struct rb_root exceptions;
-	struct list_head pending;
-	struct list_head readers;
-	struct list_head parked;
-	struct bio_list deferred;	/* origin bios for the worker */
-	struct bio_list nopages;	/* origin bios waiting for the pool */
-	struct list_head copied;	/* copies whose read has finished */
-	struct list_head view_ready;	/* parked view reads to resubmit */
-
-	/* Copy buffer pool: a free list of pages, under @lock. */
-	struct page_list *pool;
-	struct page_list *pool_free;
-	unsigned int pool_pages, pool_nr_free, chunk_pages;
-
-	unsigned int copies;		/* in flight, under @lock */
-	wait_queue_head_t copies_wait;
-
-	struct workqueue_struct *wq;
-	struct work_struct work;
-	struct dm_io_client *io_client;
-};
-
-static sector_t chunk_to_sector(const struct cs_snap *s, unsigned long c)
-{
-	return (sector_t)c << s->chunk_shift;
-}
 
 /* ---- exception index ------------------------------------------------ */
 
