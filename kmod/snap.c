@@ -17,15 +17,7 @@
 #include "bitmap.h"
 #include "snap.h"
 #include "snap_int.h"
-
-/* Longest run copied by one job (at least one chunk): bounds its latency. */
-#define CS_MAX_RUN_BYTES	(1UL << 20)
-/*
- * Pages holding old data between a copy's read and its COW write.  Enough
- * for a deep queue of first writes; at least two runs so a copy can start
- * while another one's COW write is in flight.
- */
-#define CS_POOL_BYTES		(4UL << 20)
+#include "pool.h"
 
 /* Where a run's old data is. */
 enum cs_exc_state {
@@ -93,39 +85,6 @@ static bool reader_overlaps(struct cs_snap *s, const struct cs_exception *e)
 		if (io->chunk >= e->first && io->chunk <= e->last)
 			return true;
 	return false;
-}
-
-/* ---- the copy buffer pool --------------------------------------------- */
-
-/* Take @n pages off the free list; the caller made sure there are. */
-static struct page_list *pool_take(struct cs_snap *s, unsigned int n)
-{
-	struct page_list *head = s->pool_free, *pl = head;
-	unsigned int i;
-
-	lockdep_assert_held(&s->lock);
-	for (i = 1; i < n; i++)
-		pl = pl->next;
-	s->pool_free = pl->next;
-	pl->next = NULL;
-	s->pool_nr_free -= n;
-	return head;
-}
-
-static void pool_give(struct cs_snap *s, struct page_list *pages,
-		      unsigned int n)
-{
-	struct page_list *pl = pages;
-
-	lockdep_assert_held(&s->lock);
-	while (pl->next)
-		pl = pl->next;
-	pl->next = s->pool_free;
-	s->pool_free = pages;
-	s->pool_nr_free += n;
-	/* Writes that waited for buffers may try again. */
-	bio_list_merge(&s->deferred, &s->nopages);
-	bio_list_init(&s->nopages);
 }
 
 /* ---- releasing held bios ---------------------------------------------- */
@@ -255,7 +214,7 @@ static void copy_end_locked(struct cs_snap *s, struct cs_copy *job)
 		job->e->state = CS_EXC_FAILED;
 		list_del_init(&job->e->node);
 	}
-	pool_give(s, job->pages, job->nr_pages);
+	cs_pool_give(s, job->pages, job->nr_pages);
 	if (!--s->copies)
 		wake_up(&s->copies_wait);
 	kick(s);
@@ -399,7 +358,7 @@ static struct cs_copy *copy_create(struct cs_snap *s, unsigned long c,
 	job->e = e;
 	job->sectors = sectors;
 	job->nr_pages = DIV_ROUND_UP(sectors << SECTOR_SHIFT, PAGE_SIZE);
-	job->pages = pool_take(s, job->nr_pages);
+	job->pages = cs_pool_take(s, job->nr_pages);
 	job->error = 0;
 	s->copies++;
 	WRITE_ONCE(s->next_slot, s->next_slot + end - c + 1);
@@ -442,7 +401,7 @@ static bool start_copies(struct cs_snap *s, struct bio *bio,
 			continue;
 		}
 		if (s->pool_nr_free < s->chunk_pages) {
-			/* pool_give() hands it back to the worker. */
+			/* cs_pool_give() hands it back to the worker. */
 			bio_list_add(&s->nopages, bio);
 			spin_unlock_irq(&s->lock);
 			return true;
@@ -718,50 +677,6 @@ static int create_workers(struct cs_snap *s, char **error)
 	return 0;
 }
 
-static void pool_destroy(struct cs_snap *s)
-{
-	unsigned int i;
-
-	for (i = 0; i < s->pool_pages; i++)
-		if (s->pool[i].page)
-			__free_page(s->pool[i].page);
-	kvfree(s->pool);
-}
-
-/*
- * The copy buffers, allocated up front so a first write never waits for
- * memory reclaim: room for two of the longest runs, and CS_POOL_BYTES.
- */
-static int pool_create(struct cs_snap *s, char **error)
-{
-	unsigned long chunk_bytes = 1UL << (s->chunk_shift + SECTOR_SHIFT);
-	unsigned long bytes;
-	unsigned int i;
-
-	s->chunk_pages = DIV_ROUND_UP(chunk_bytes, PAGE_SIZE);
-	s->max_run = max(1UL, CS_MAX_RUN_BYTES / chunk_bytes);
-	bytes = max(CS_POOL_BYTES, 2 * s->max_run * chunk_bytes);
-	s->pool_pages = bytes >> PAGE_SHIFT;
-	s->pool = kvcalloc(s->pool_pages, sizeof(*s->pool), GFP_KERNEL);
-	if (!s->pool)
-		goto err;
-	for (i = 0; i < s->pool_pages; i++) {
-		s->pool[i].page = alloc_page(GFP_KERNEL);
-		if (!s->pool[i].page)
-			goto err;
-		s->pool[i].next = i + 1 < s->pool_pages ? &s->pool[i + 1] : NULL;
-	}
-	s->pool_free = s->pool;
-	s->pool_nr_free = s->pool_pages;
-	return 0;
-err:
-	if (s->pool)
-		pool_destroy(s);
-	s->pool = NULL;
-	*error = "Cannot allocate copy buffers";
-	return -ENOMEM;
-}
-
 static void snap_init_fields(struct cs_snap *s, const struct cs_snap_params *p)
 {
 	kref_init(&s->kref);
@@ -800,7 +715,7 @@ static struct cs_snap *snap_create(const struct cs_snap_params *p,
 		*error = "Cannot allocate snapshot bitmap";
 		goto err_free;
 	}
-	ret = pool_create(s, error);
+	ret = cs_pool_create(s, error);
 	if (ret)
 		goto err_bitmap;
 	ret = open_devices(s, p, error);
@@ -815,7 +730,7 @@ err_devices:
 	cs_bdev_close(&s->origin);
 	cs_bdev_close(&s->cow);
 err_pool:
-	pool_destroy(s);
+	cs_pool_destroy(s);
 err_bitmap:
 	cs_bitmap_destroy(&s->done);
 err_free:
@@ -880,7 +795,7 @@ static void snap_free(struct kref *kref)
 
 	rbtree_postorder_for_each_entry_safe(e, tmp, &s->exceptions, rb)
 		kfree(e);
-	pool_destroy(s);
+	cs_pool_destroy(s);
 	cs_bdev_close(&s->origin);
 	cs_bdev_close(&s->cow);
 	cs_bitmap_destroy(&s->done);

@@ -77,7 +77,7 @@ struct cs_snap {
 	struct list_head copied;	/* copies whose read has finished */
 	struct list_head view_ready;	/* parked view reads to resubmit */
 
-	/* Copy buffer pool: a free list of pages, under @lock. */
+	/* Copy buffer pool (pool.c): a free list of pages, under @lock. */
 	struct page_list *pool;
 	struct page_list *pool_free;
 	unsigned int pool_pages, pool_nr_free, chunk_pages;
