@@ -17,24 +17,8 @@
 #include "bitmap.h"
 #include "snap.h"
 #include "snap_int.h"
+#include "exc.h"
 #include "pool.h"
-
-/* Where a run's old data is. */
-enum cs_exc_state {
-	CS_EXC_READING,		/* on the origin, being read */
-	CS_EXC_WRITING,		/* in memory, being written to COW */
-	CS_EXC_ON_COW,		/* in the COW store */
-	CS_EXC_FAILED,		/* lost: the snapshot is no longer active */
-};
-
-struct cs_exception {
-	struct rb_node rb;
-	struct list_head node;		/* on @pending until released */
-	unsigned long first, last;	/* chunks */
-	unsigned long slot;		/* COW slot of @first */
-	enum cs_exc_state state;
-	struct bio_list waiters;	/* origin bios held for this run */
-};
 
 /* One run's copy in flight: its pages, from the read to the COW write. */
 struct cs_copy {
@@ -46,35 +30,6 @@ struct cs_copy {
 	sector_t sectors;
 	unsigned long error;
 };
-
-/* ---- exception index ------------------------------------------------ */
-
-static int exc_cmp_key(const void *key, const struct rb_node *n)
-{
-	unsigned long c = *(const unsigned long *)key;
-	const struct cs_exception *e = rb_entry(n, struct cs_exception, rb);
-
-	if (c < e->first)
-		return -1;
-	if (c > e->last)
-		return 1;
-	return 0;
-}
-
-static bool exc_less(struct rb_node *a, const struct rb_node *b)
-{
-	return rb_entry(a, struct cs_exception, rb)->first <
-	       rb_entry(b, struct cs_exception, rb)->first;
-}
-
-static struct cs_exception *exc_lookup(struct cs_snap *s, unsigned long c)
-{
-	struct rb_node *n;
-
-	lockdep_assert_held(&s->lock);
-	n = rb_find(&c, &s->exceptions, exc_cmp_key);
-	return n ? rb_entry(n, struct cs_exception, rb) : NULL;
-}
 
 static bool reader_overlaps(struct cs_snap *s, const struct cs_exception *e)
 {
@@ -316,7 +271,7 @@ static unsigned long run_end(struct cs_snap *s, unsigned long c,
 
 	lockdep_assert_held(&s->lock);
 	while (end < last && end - c + 1 < max &&
-	       !test_bit(end + 1, s->done.bits) && !exc_lookup(s, end + 1))
+	       !test_bit(end + 1, s->done.bits) && !cs_exc_lookup(s, end + 1))
 		end++;
 	return end;
 }
@@ -362,7 +317,7 @@ static struct cs_copy *copy_create(struct cs_snap *s, unsigned long c,
 	job->error = 0;
 	s->copies++;
 	WRITE_ONCE(s->next_slot, s->next_slot + end - c + 1);
-	rb_add(&e->rb, &s->exceptions, exc_less);
+	cs_exc_insert(s, e);
 	list_add_tail(&e->node, &s->pending);
 	spin_unlock_irq(&s->lock);
 	return job;
@@ -394,7 +349,7 @@ static bool start_copies(struct cs_snap *s, struct bio *bio,
 						 io->claimed);
 		if (io->claimed > last)
 			goto out_unlock;
-		e = exc_lookup(s, io->claimed);
+		e = cs_exc_lookup(s, io->claimed);
 		if (e) {
 			io->claimed = e->last + 1;
 			spin_unlock_irq(&s->lock);
@@ -441,7 +396,7 @@ static void handle_write(struct cs_snap *s, struct bio *bio)
 	if (s->state == CS_SNAP_ACTIVE) {
 		io->done = find_next_zero_bit(s->done.bits, last + 1, io->done);
 		if (io->done <= last) {
-			e = exc_lookup(s, io->done);
+			e = cs_exc_lookup(s, io->done);
 			if (!e)
 				/* Cannot happen: start_copies covered it. */
 				stop_locked(s, CS_SNAP_INVALID,
@@ -480,7 +435,7 @@ static void view_resubmit(struct cs_snap *s, struct cs_view_io *io)
 		bio_io_error(bio);
 		return;
 	}
-	e = exc_lookup(s, io->chunk);
+	e = cs_exc_lookup(s, io->chunk);
 	if (e && e->state == CS_EXC_ON_COW) {
 		remap_to_cow(s, bio, e);
 		spin_unlock_irq(&s->lock);
@@ -585,7 +540,7 @@ int cs_snap_view_map(struct cs_snap *s, struct bio *bio,
 		ret = DM_MAPIO_KILL;
 		goto out;
 	}
-	e = exc_lookup(s, c);
+	e = cs_exc_lookup(s, c);
 	io->chunk = c;
 	io->bio = bio;
 	if (e && e->state == CS_EXC_ON_COW) {
@@ -791,10 +746,8 @@ void cs_snap_shutdown(struct cs_snap *s)
 static void snap_free(struct kref *kref)
 {
 	struct cs_snap *s = container_of(kref, struct cs_snap, kref);
-	struct cs_exception *e, *tmp;
 
-	rbtree_postorder_for_each_entry_safe(e, tmp, &s->exceptions, rb)
-		kfree(e);
+	cs_exc_free_all(s);
 	cs_pool_destroy(s);
 	cs_bdev_close(&s->origin);
 	cs_bdev_close(&s->cow);
