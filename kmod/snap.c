@@ -19,6 +19,8 @@
 #include "snap_int.h"
 #include "exc.h"
 #include "pool.h"
+#include "copy.h"
+#include "snap_view.h"
 
 /* One run's copy in flight: its pages, from the read to the COW write. */
 struct cs_copy {
@@ -31,20 +33,9 @@ struct cs_copy {
 	unsigned long error;
 };
 
-static bool reader_overlaps(struct cs_snap *s, const struct cs_exception *e)
-{
-	struct cs_view_io *io;
-
-	lockdep_assert_held(&s->lock);
-	list_for_each_entry(io, &s->readers, node)
-		if (io->chunk >= e->first && io->chunk <= e->last)
-			return true;
-	return false;
-}
-
 /* ---- releasing held bios ---------------------------------------------- */
 
-static void kick(struct cs_snap *s)
+void cs_copy_kick(struct cs_snap *s)
 {
 	lockdep_assert_held(&s->lock);
 	if (!bio_list_empty(&s->deferred) || !list_empty(&s->copied) ||
@@ -65,17 +56,17 @@ static void exc_release(struct cs_snap *s, struct cs_exception *e,
 	list_del_init(&e->node);
 	bio_list_merge(ready ? ready : &s->deferred, &e->waiters);
 	bio_list_init(&e->waiters);
-	kick(s);
+	cs_copy_kick(s);
 }
 
 static bool exc_releasable(struct cs_snap *s, const struct cs_exception *e)
 {
 	return (e->state == CS_EXC_WRITING || e->state == CS_EXC_ON_COW) &&
-	       !reader_overlaps(s, e);
+	       !cs_snap_view_reader_overlaps(s, e);
 }
 
 /* Interrupt context too (view reads end there): no submitting here. */
-static void release_blocked(struct cs_snap *s)
+void cs_copy_release_blocked(struct cs_snap *s)
 {
 	struct cs_exception *e, *tmp;
 
@@ -83,18 +74,6 @@ static void release_blocked(struct cs_snap *s)
 	list_for_each_entry_safe(e, tmp, &s->pending, node)
 		if (exc_releasable(s, e))
 			exc_release(s, e, NULL);
-}
-
-/* View reads parked on @e's COW write may go to COW now (or fail). */
-static void unpark_views(struct cs_snap *s, const struct cs_exception *e)
-{
-	struct cs_view_io *io, *tmp;
-
-	lockdep_assert_held(&s->lock);
-	list_for_each_entry_safe(io, tmp, &s->parked, node)
-		if (io->chunk >= e->first && io->chunk <= e->last)
-			list_move_tail(&io->node, &s->view_ready);
-	kick(s);
 }
 
 /*
@@ -126,7 +105,7 @@ static void stop_locked(struct cs_snap *s, enum cs_snap_state state,
 	bio_list_merge(&s->deferred, &s->nopages);
 	bio_list_init(&s->nopages);
 	list_splice_tail_init(&s->parked, &s->view_ready);
-	kick(s);
+	cs_copy_kick(s);
 }
 
 /* ---- copying ---------------------------------------------------------- */
@@ -156,7 +135,7 @@ static void submit_ready(struct cs_snap *s, struct bio_list *ready)
 		}
 		spin_lock_irq(&s->lock);
 		bio_list_add(&s->deferred, bio);
-		kick(s);
+		cs_copy_kick(s);
 		spin_unlock_irq(&s->lock);
 	}
 }
@@ -172,7 +151,7 @@ static void copy_end_locked(struct cs_snap *s, struct cs_copy *job)
 	cs_pool_give(s, job->pages, job->nr_pages);
 	if (!--s->copies)
 		wake_up(&s->copies_wait);
-	kick(s);
+	cs_copy_kick(s);
 }
 
 static void copy_submit(struct cs_snap *s, struct cs_copy *job,
@@ -208,7 +187,7 @@ static void write_done(unsigned long error, void *context)
 		stop_locked(s, CS_SNAP_INVALID, CRYPTSNAP_REASON_COW_IO);
 	if (s->state == CS_SNAP_ACTIVE) {
 		job->e->state = CS_EXC_ON_COW;
-		unpark_views(s, job->e);
+		cs_snap_view_unpark(s, job->e);
 	}
 	copy_end_locked(s, job);
 	spin_unlock_irqrestore(&s->lock, flags);
@@ -225,7 +204,7 @@ static void read_done(unsigned long error, void *context)
 	job->error = error;
 	spin_lock_irqsave(&s->lock, flags);
 	list_add_tail(&job->node, &s->copied);
-	kick(s);
+	cs_copy_kick(s);
 	spin_unlock_irqrestore(&s->lock, flags);
 }
 
@@ -412,41 +391,6 @@ static void handle_write(struct cs_snap *s, struct bio *bio)
 		submit_bio_noacct(bio);
 }
 
-static void remap_to_cow(struct cs_snap *s, struct bio *bio,
-			 const struct cs_exception *e)
-{
-	sector_t sector = bio->bi_iter.bi_sector;
-	unsigned long c = sector >> s->chunk_shift;
-
-	bio_set_dev(bio, s->cow.bdev);
-	bio->bi_iter.bi_sector = chunk_to_sector(s, e->slot + c - e->first) +
-		(sector & ((1UL << s->chunk_shift) - 1));
-}
-
-/* A parked view read whose run reached COW (or whose snapshot broke). */
-static void view_resubmit(struct cs_snap *s, struct cs_view_io *io)
-{
-	struct bio *bio = io->bio;
-	struct cs_exception *e;
-
-	spin_lock_irq(&s->lock);
-	if (s->state != CS_SNAP_ACTIVE) {
-		spin_unlock_irq(&s->lock);
-		bio_io_error(bio);
-		return;
-	}
-	e = cs_exc_lookup(s, io->chunk);
-	if (e && e->state == CS_EXC_ON_COW) {
-		remap_to_cow(s, bio, e);
-		spin_unlock_irq(&s->lock);
-		submit_bio_noacct(bio);
-		return;
-	}
-	/* Not on COW yet (cannot happen): wait for the write again. */
-	list_add_tail(&io->node, &s->parked);
-	spin_unlock_irq(&s->lock);
-}
-
 static void snap_work(struct work_struct *work)
 {
 	struct cs_snap *s = container_of(work, struct cs_snap, work);
@@ -474,7 +418,7 @@ static void snap_work(struct work_struct *work)
 	}
 	list_for_each_entry_safe(io, itmp, &views, node) {
 		list_del(&io->node);
-		view_resubmit(s, io);
+		cs_snap_view_resubmit(s, io);
 	}
 	while ((bio = bio_list_pop(&bios)))
 		handle_write(s, bio);
@@ -508,74 +452,6 @@ int cs_snap_map_write(struct cs_snap *s, struct bio *bio)
 	}
 	spin_unlock_irqrestore(&s->lock, flags);
 	return ret;
-}
-
-/* ---- the view --------------------------------------------------------- */
-
-/*
- * Map a view read of (part of) one chunk.  Chunks in COW come from COW.
- * Uncopied ones, and ones still being read for their copy, come from the
- * origin; the read is registered so the first write to the chunk waits
- * until it completes (old data is returned, never a mix).  A chunk whose
- * old data is on its way from memory to COW waits for that write.
- */
-int cs_snap_view_map(struct cs_snap *s, struct bio *bio,
-		     struct cs_view_io *io)
-{
-	sector_t sector = bio->bi_iter.bi_sector;
-	sector_t chunk_end = chunk_to_sector(s, (sector >> s->chunk_shift) + 1);
-	unsigned long c = sector >> s->chunk_shift, flags;
-	struct cs_exception *e;
-	int ret = DM_MAPIO_REMAPPED;
-
-	/*
-	 * max_io_len already splits at chunk ends; make sure of it anyway,
-	 * since a read spanning two chunks would only be guarded for one.
-	 */
-	if (bio_end_sector(bio) > chunk_end)
-		dm_accept_partial_bio(bio, chunk_end - sector);
-	io->registered = false;
-	spin_lock_irqsave(&s->lock, flags);
-	if (s->state != CS_SNAP_ACTIVE) {
-		ret = DM_MAPIO_KILL;
-		goto out;
-	}
-	e = cs_exc_lookup(s, c);
-	io->chunk = c;
-	io->bio = bio;
-	if (e && e->state == CS_EXC_ON_COW) {
-		remap_to_cow(s, bio, e);
-		goto out;
-	}
-	if (e && e->state == CS_EXC_WRITING) {
-		list_add_tail(&io->node, &s->parked);
-		ret = DM_MAPIO_SUBMITTED;
-		goto out;
-	}
-	io->registered = true;
-	list_add_tail(&io->node, &s->readers);
-	bio_set_dev(bio, s->origin.bdev);
-out:
-	spin_unlock_irqrestore(&s->lock, flags);
-	return ret;
-}
-
-/* A view read ended: release writes it held; fail it if the image broke. */
-void cs_snap_view_end(struct cs_snap *s, struct cs_view_io *io,
-		      blk_status_t *error)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&s->lock, flags);
-	if (io->registered) {
-		list_del(&io->node);
-		io->registered = false;
-		if (s->state == CS_SNAP_ACTIVE)
-			release_blocked(s);
-	}
-	if (s->state != CS_SNAP_ACTIVE && !*error)
-		*error = BLK_STS_IOERR;
-	spin_unlock_irqrestore(&s->lock, flags);
 }
 
 /* ---- life cycle -------------------------------------------------------- */
