@@ -3,8 +3,10 @@
 #define CRYPTSNAP_COPY_H
 
 struct cs_snap;
+struct work_struct;
 
 void cs_copy_kick(struct cs_snap *s);
 void cs_copy_release_blocked(struct cs_snap *s);
+void cs_copy_work(struct work_struct *work);
 
 #endif

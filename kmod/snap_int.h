@@ -96,4 +96,7 @@ static inline sector_t chunk_to_sector(const struct cs_snap *s,
 	return (sector_t)c << s->chunk_shift;
 }
 
+void cs_snap_stop_locked(struct cs_snap *s, enum cs_snap_state state,
+			 const char *reason);
+
 #endif
