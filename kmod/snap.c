@@ -1,8 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
-/* A copy-on-write snapshot of one origin: see snap_int.h. */
+/*
+ * The life cycle of a snapshot: creation, the state machine, shutdown,
+ * references, and the accessors status uses.  What a snapshot is, and
+ * which file owns which part of it, is in snap_int.h.
+ *
+ *  - @state only moves forward, ACTIVE -> INVALID -> DROPPED (INVALID
+ *    may be skipped), and only in cs_snap_stop_locked(), under s->lock
+ *    and from any context.  Lockless readers use READ_ONCE().
+ *  - Creation and the last put are process context and may sleep.
+ *    Creation runs while dm-crypt above is suspended, so it allocates
+ *    under memalloc_noio.
+ *  - Shutdown (the origin lets go) returns only when no copy is in
+ *    flight and the worker is gone: afterwards nothing but the views'
+ *    references touches the snapshot, and their reads fail.  The last
+ *    reference frees the runs and buffers and closes the devices.
+ */
 #include <linux/dm-io.h>
 #include <linux/device-mapper.h>
-#include <linux/ioprio.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
 #include <linux/rbtree.h>
@@ -20,7 +34,6 @@
 #include "exc.h"
 #include "pool.h"
 #include "copy.h"
-#include "snap_view.h"
 
 /*
  * Stop copying for good.  Every held origin bio goes to the origin, every
@@ -183,12 +196,6 @@ struct cs_snap *cs_snap_create(const struct cs_snap_params *p, char **error)
 	return s;
 }
 
-/*
- * The origin lets go of the snapshot: no new write reaches it (the caller
- * unpublished it and waited for an RCU grace period).  Release every held
- * bio, wait for copies in flight, and stop the workers.  Views that still
- * hold a reference see DROPPED and fail their reads.
- */
 static bool copies_idle(struct cs_snap *s)
 {
 	bool idle;
@@ -199,6 +206,12 @@ static bool copies_idle(struct cs_snap *s)
 	return idle;
 }
 
+/*
+ * The origin lets go of the snapshot: no new write reaches it (the caller
+ * unpublished it and waited for an RCU grace period).  Release every held
+ * bio, wait for copies in flight, and stop the workers.  Views that still
+ * hold a reference see DROPPED and fail their reads.
+ */
 void cs_snap_shutdown(struct cs_snap *s)
 {
 	spin_lock_irq(&s->lock);

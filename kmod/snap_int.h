@@ -31,8 +31,18 @@
  * The snapshot never fails or holds origin I/O for long: on any problem
  * it turns invalid and releases every waiting bio to the origin.
  *
- * This header is private to the snapshot's own files (snap.c and the
- * files it is split into); the rest of the module sees snap.h only.
+ * One file per part; each states its own locking rules at its top:
+ *
+ *  - snap.c: the life cycle, @state and @reason, the devices, @wq and
+ *    @io_client.
+ *  - exc.c: @exceptions, the index of runs (struct cs_exception).
+ *  - pool.c: the copy buffers (@pool..@chunk_pages) and @max_run.
+ *  - copy.c: the copy engine and the worker: @pending, @deferred,
+ *    @nopages, @copied, @copies, @next_slot, and setting @done bits.
+ *  - snap_view.c: view reads: @readers, @parked, @view_ready.
+ *
+ * This header is private to those files; the rest of the module sees
+ * snap.h only.
  */
 #ifndef CRYPTSNAP_SNAP_INT_H
 #define CRYPTSNAP_SNAP_INT_H
