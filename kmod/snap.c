@@ -1,39 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A copy-on-write snapshot of one origin.  Lives for one backup, so its
- * index is in memory only:
+ * The life cycle of a snapshot: creation, the state machine, shutdown,
+ * references, and the accessors status uses.  What a snapshot is, and
+ * which file owns which part of it, is in snap_int.h.
  *
- *  - @done: one bit per chunk, set once the chunk's old contents are safe
- *    (in memory on their way to the COW store, or in it) and no view read
- *    of the origin copy is in flight.  The origin write path tests it
- *    without a lock; bits only ever go 0 -> 1 while the snapshot is active.
- *  - @exceptions: rb-tree of runs (first..last chunk -> first COW slot).
- *    A run of neighbouring uncopied chunks written by one bio is copied by
- *    one job into neighbouring slots, so a 1 MiB write costs one copy, not
- *    sixteen.  Slots are handed out linearly.
- *  - @pending: runs not yet released to origin writes; the writes wait on
- *    the run's @waiters list.
- *  - @readers: view reads currently reading uncopied chunks from origin.
- *  - @parked: view reads of runs whose COW write is still in flight.
- *
- * A copy is a read of the old data into pages of the snapshot's own pool,
- * then a write of those pages to the COW store (dm-io, both).  Origin
- * writes to the run are released as soon as the read has finished: the
- * old data no longer depends on the origin, so a first write waits for one
- * read, not for a read and a write.  View reads of the run wait for the
- * COW write instead.
- *
- * Everything but @done's fast-path test is under @lock, an irq-safe
- * spinlock because view reads and copies finish in interrupt context.
- * Runs are only created by @work (one work item, so never concurrently
- * with itself), which may sleep; map() only queues.
- *
- * The snapshot never fails or holds origin I/O for long: on any problem
- * it turns invalid and releases every waiting bio to the origin.
+ *  - @state only moves forward, ACTIVE -> INVALID -> DROPPED (INVALID
+ *    may be skipped), and only in cs_snap_stop_locked(), under s->lock
+ *    and from any context.  Lockless readers use READ_ONCE().
+ *  - Creation and the last put are process context and may sleep.
+ *    Creation runs while dm-crypt above is suspended, so it allocates
+ *    under memalloc_noio.
+ *  - Shutdown (the origin lets go) returns only when no copy is in
+ *    flight and the worker is gone: afterwards nothing but the views'
+ *    references touches the snapshot, and their reads fail.  The last
+ *    reference frees the runs and buffers and closes the devices.
  */
 #include <linux/dm-io.h>
 #include <linux/device-mapper.h>
-#include <linux/ioprio.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
 #include <linux/rbtree.h>
@@ -47,225 +30,18 @@
 #include "cryptsnap.h"
 #include "bitmap.h"
 #include "snap.h"
-
-/* Longest run copied by one job (at least one chunk): bounds its latency. */
-#define CS_MAX_RUN_BYTES	(1UL << 20)
-/*
- * Pages holding old data between a copy's read and its COW write.  Enough
- * for a deep queue of first writes; at least two runs so a copy can start
- * while another one's COW write is in flight.
- */
-#define CS_POOL_BYTES		(4UL << 20)
-
-enum cs_snap_state { CS_SNAP_ACTIVE, CS_SNAP_INVALID, CS_SNAP_DROPPED };
-
-/* Where a run's old data is. */
-enum cs_exc_state {
-	CS_EXC_READING,		/* on the origin, being read */
-	CS_EXC_WRITING,		/* in memory, being written to COW */
-	CS_EXC_ON_COW,		/* in the COW store */
-	CS_EXC_FAILED,		/* lost: the snapshot is no longer active */
-};
-
-struct cs_exception {
-	struct rb_node rb;
-	struct list_head node;		/* on @pending until released */
-	unsigned long first, last;	/* chunks */
-	unsigned long slot;		/* COW slot of @first */
-	enum cs_exc_state state;
-	struct bio_list waiters;	/* origin bios held for this run */
-};
-
-/* One run's copy in flight: its pages, from the read to the COW write. */
-struct cs_copy {
-	struct list_head node;		/* on @copied between read and write */
-	struct cs_snap *snap;
-	struct cs_exception *e;
-	struct page_list *pages;
-	unsigned int nr_pages;
-	sector_t sectors;
-	unsigned long error;
-};
-
-struct cs_snap {
-	struct kref kref;
-	spinlock_t lock;
-	enum cs_snap_state state;
-	const char *reason;		/* why invalid */
-
-	struct cs_bdev origin, cow;
-	sector_t dev_sectors;
-	unsigned int chunk_shift;
-	unsigned long nr_chunks;
-	unsigned long cow_chunks;
-	unsigned long next_slot;
-	unsigned long max_run;		/* chunks per job */
-	u64 counter;
-	char name[32];
-
-	struct cs_bitmap done;
-	struct rb_root exceptions;
-	struct list_head pending;
-	struct list_head readers;
-	struct list_head parked;
-	struct bio_list deferred;	/* origin bios for the worker */
-	struct bio_list nopages;	/* origin bios waiting for the pool */
-	struct list_head copied;	/* copies whose read has finished */
-	struct list_head view_ready;	/* parked view reads to resubmit */
-
-	/* Copy buffer pool: a free list of pages, under @lock. */
-	struct page_list *pool;
-	struct page_list *pool_free;
-	unsigned int pool_pages, pool_nr_free, chunk_pages;
-
-	unsigned int copies;		/* in flight, under @lock */
-	wait_queue_head_t copies_wait;
-
-	struct workqueue_struct *wq;
-	struct work_struct work;
-	struct dm_io_client *io_client;
-};
-
-static sector_t chunk_to_sector(const struct cs_snap *s, unsigned long c)
-{
-	return (sector_t)c << s->chunk_shift;
-}
-
-/* ---- exception index ------------------------------------------------ */
-
-static int exc_cmp_key(const void *key, const struct rb_node *n)
-{
-	unsigned long c = *(const unsigned long *)key;
-	const struct cs_exception *e = rb_entry(n, struct cs_exception, rb);
-
-	if (c < e->first)
-		return -1;
-	if (c > e->last)
-		return 1;
-	return 0;
-}
-
-static bool exc_less(struct rb_node *a, const struct rb_node *b)
-{
-	return rb_entry(a, struct cs_exception, rb)->first <
-	       rb_entry(b, struct cs_exception, rb)->first;
-}
-
-static struct cs_exception *exc_lookup(struct cs_snap *s, unsigned long c)
-{
-	struct rb_node *n;
-
-	lockdep_assert_held(&s->lock);
-	n = rb_find(&c, &s->exceptions, exc_cmp_key);
-	return n ? rb_entry(n, struct cs_exception, rb) : NULL;
-}
-
-static bool reader_overlaps(struct cs_snap *s, const struct cs_exception *e)
-{
-	struct cs_view_io *io;
-
-	lockdep_assert_held(&s->lock);
-	list_for_each_entry(io, &s->readers, node)
-		if (io->chunk >= e->first && io->chunk <= e->last)
-			return true;
-	return false;
-}
-
-/* ---- the copy buffer pool --------------------------------------------- */
-
-/* Take @n pages off the free list; the caller made sure there are. */
-static struct page_list *pool_take(struct cs_snap *s, unsigned int n)
-{
-	struct page_list *head = s->pool_free, *pl = head;
-	unsigned int i;
-
-	lockdep_assert_held(&s->lock);
-	for (i = 1; i < n; i++)
-		pl = pl->next;
-	s->pool_free = pl->next;
-	pl->next = NULL;
-	s->pool_nr_free -= n;
-	return head;
-}
-
-static void pool_give(struct cs_snap *s, struct page_list *pages,
-		      unsigned int n)
-{
-	struct page_list *pl = pages;
-
-	lockdep_assert_held(&s->lock);
-	while (pl->next)
-		pl = pl->next;
-	pl->next = s->pool_free;
-	s->pool_free = pages;
-	s->pool_nr_free += n;
-	/* Writes that waited for buffers may try again. */
-	bio_list_merge(&s->deferred, &s->nopages);
-	bio_list_init(&s->nopages);
-}
-
-/* ---- releasing held bios ---------------------------------------------- */
-
-static void kick(struct cs_snap *s)
-{
-	lockdep_assert_held(&s->lock);
-	if (!bio_list_empty(&s->deferred) || !list_empty(&s->copied) ||
-	    !list_empty(&s->view_ready))
-		queue_work(s->wq, &s->work);
-}
-
-/*
- * The old data no longer depends on the origin and nobody reads the
- * origin copy: writes may go.  The held bios go to @ready if given (the
- * caller submits them), else back to the worker.
- */
-static void exc_release(struct cs_snap *s, struct cs_exception *e,
-			struct bio_list *ready)
-{
-	lockdep_assert_held(&s->lock);
-	cs_bitmap_set_range(&s->done, e->first, e->last);
-	list_del_init(&e->node);
-	bio_list_merge(ready ? ready : &s->deferred, &e->waiters);
-	bio_list_init(&e->waiters);
-	kick(s);
-}
-
-static bool exc_releasable(struct cs_snap *s, const struct cs_exception *e)
-{
-	return (e->state == CS_EXC_WRITING || e->state == CS_EXC_ON_COW) &&
-	       !reader_overlaps(s, e);
-}
-
-/* Interrupt context too (view reads end there): no submitting here. */
-static void release_blocked(struct cs_snap *s)
-{
-	struct cs_exception *e, *tmp;
-
-	lockdep_assert_held(&s->lock);
-	list_for_each_entry_safe(e, tmp, &s->pending, node)
-		if (exc_releasable(s, e))
-			exc_release(s, e, NULL);
-}
-
-/* View reads parked on @e's COW write may go to COW now (or fail). */
-static void unpark_views(struct cs_snap *s, const struct cs_exception *e)
-{
-	struct cs_view_io *io, *tmp;
-
-	lockdep_assert_held(&s->lock);
-	list_for_each_entry_safe(io, tmp, &s->parked, node)
-		if (io->chunk >= e->first && io->chunk <= e->last)
-			list_move_tail(&io->node, &s->view_ready);
-	kick(s);
-}
+#include "snap_int.h"
+#include "exc.h"
+#include "pool.h"
+#include "copy.h"
 
 /*
  * Stop copying for good.  Every held origin bio goes to the origin, every
  * parked view read fails; runs with a copy in flight leave @pending when
  * the copy ends, the others now.
  */
-static void stop_locked(struct cs_snap *s, enum cs_snap_state state,
-			const char *reason)
+void cs_snap_stop_locked(struct cs_snap *s, enum cs_snap_state state,
+			 const char *reason)
 {
 	struct cs_exception *e, *tmp;
 
@@ -288,456 +64,7 @@ static void stop_locked(struct cs_snap *s, enum cs_snap_state state,
 	bio_list_merge(&s->deferred, &s->nopages);
 	bio_list_init(&s->nopages);
 	list_splice_tail_init(&s->parked, &s->view_ready);
-	kick(s);
-}
-
-/* ---- copying ---------------------------------------------------------- */
-
-static unsigned long bio_last_chunk(const struct cs_snap *s, struct bio *bio)
-{
-	return (bio_end_sector(bio) - 1) >> s->chunk_shift;
-}
-
-/*
- * Send bios released by a finished read straight on; one that still
- * needs another copy goes back to the worker.  Process context.
- */
-static void submit_ready(struct cs_snap *s, struct bio_list *ready)
-{
-	struct cs_write_io *io;
-	unsigned long last;
-	struct bio *bio;
-
-	while ((bio = bio_list_pop(ready))) {
-		io = dm_per_bio_data(bio, sizeof(*io));
-		last = bio_last_chunk(s, bio);
-		io->done = find_next_zero_bit(s->done.bits, last + 1, io->done);
-		if (io->done > last) {
-			submit_bio_noacct(bio);
-			continue;
-		}
-		spin_lock_irq(&s->lock);
-		bio_list_add(&s->deferred, bio);
-		kick(s);
-		spin_unlock_irq(&s->lock);
-	}
-}
-
-/* A copy is over, whatever its outcome: its pages go back to the pool. */
-static void copy_end_locked(struct cs_snap *s, struct cs_copy *job)
-{
-	lockdep_assert_held(&s->lock);
-	if (s->state != CS_SNAP_ACTIVE) {
-		job->e->state = CS_EXC_FAILED;
-		list_del_init(&job->e->node);
-	}
-	pool_give(s, job->pages, job->nr_pages);
-	if (!--s->copies)
-		wake_up(&s->copies_wait);
-	kick(s);
-}
-
-static void copy_submit(struct cs_snap *s, struct cs_copy *job,
-		    struct block_device *bdev, sector_t sector,
-		    blk_opf_t opf, io_notify_fn fn)
-{
-	struct dm_io_region where = {
-		.bdev = bdev, .sector = sector, .count = job->sectors,
-	};
-	struct dm_io_request req = {
-		.bi_opf = opf,
-		.mem.type = DM_IO_PAGE_LIST,
-		.mem.ptr.pl = job->pages,
-		.notify.fn = fn,
-		.notify.context = job,
-		.client = s->io_client,
-	};
-
-	/* Only a bad request fails here, and then fn is not called. */
-	if (dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT))
-		fn(1, job);
-}
-
-/* The COW write ended (interrupt context). */
-static void write_done(unsigned long error, void *context)
-{
-	struct cs_copy *job = context;
-	struct cs_snap *s = job->snap;
-	unsigned long flags;
-
-	spin_lock_irqsave(&s->lock, flags);
-	if (s->state == CS_SNAP_ACTIVE && error)
-		stop_locked(s, CS_SNAP_INVALID, CRYPTSNAP_REASON_COW_IO);
-	if (s->state == CS_SNAP_ACTIVE) {
-		job->e->state = CS_EXC_ON_COW;
-		unpark_views(s, job->e);
-	}
-	copy_end_locked(s, job);
-	spin_unlock_irqrestore(&s->lock, flags);
-	kfree(job);
-}
-
-/* The read of the old data ended (interrupt context): on to the worker. */
-static void read_done(unsigned long error, void *context)
-{
-	struct cs_copy *job = context;
-	struct cs_snap *s = job->snap;
-	unsigned long flags;
-
-	job->error = error;
-	spin_lock_irqsave(&s->lock, flags);
-	list_add_tail(&job->node, &s->copied);
-	kick(s);
-	spin_unlock_irqrestore(&s->lock, flags);
-}
-
-/*
- * The old data is in memory: write it to COW and let the origin writes
- * that waited for it go, unless a view read still reads the origin copy.
- */
-static void copy_write(struct cs_snap *s, struct cs_copy *job)
-{
-	struct cs_exception *e = job->e;
-	struct bio_list ready;
-
-	bio_list_init(&ready);
-	spin_lock_irq(&s->lock);
-	if (s->state == CS_SNAP_ACTIVE && job->error)
-		stop_locked(s, CS_SNAP_INVALID, CRYPTSNAP_REASON_ORIGIN_IO);
-	if (s->state != CS_SNAP_ACTIVE) {
-		copy_end_locked(s, job);
-		spin_unlock_irq(&s->lock);
-		kfree(job);
-		return;
-	}
-	e->state = CS_EXC_WRITING;
-	if (exc_releasable(s, e))
-		exc_release(s, e, &ready);
-	spin_unlock_irq(&s->lock);
-
-	copy_submit(s, job, s->cow.bdev, chunk_to_sector(s, e->slot),
-		REQ_OP_WRITE, write_done);
-	submit_ready(s, &ready);
-}
-
-/*
- * Uncopied chunks from @c on that no run covers yet, up to @last, as many
- * as one job and the free buffers allow.
- */
-static unsigned long run_end(struct cs_snap *s, unsigned long c,
-			     unsigned long last)
-{
-	unsigned long max = min_t(unsigned long, s->max_run,
-				  s->pool_nr_free / s->chunk_pages);
-	unsigned long end = c;
-
-	lockdep_assert_held(&s->lock);
-	while (end < last && end - c + 1 < max &&
-	       !test_bit(end + 1, s->done.bits) && !exc_lookup(s, end + 1))
-		end++;
-	return end;
-}
-
-/*
- * Reserve COW slots and buffers for the run [c, end] and index it.
- * Returns its copy, or NULL when the snapshot stopped (then nothing
- * waits).  Called only from @work, so no one else creates a run
- * meanwhile, and the pool only grew since run_end() measured it.
- */
-static struct cs_copy *copy_create(struct cs_snap *s, unsigned long c,
-				   unsigned long end)
-{
-	sector_t start = chunk_to_sector(s, c);
-	sector_t sectors = min(chunk_to_sector(s, end + 1), s->dev_sectors) -
-			   start;
-	struct cs_exception *e;
-	struct cs_copy *job;
-
-	e = kmalloc(sizeof(*e), GFP_NOIO | __GFP_NOWARN);
-	job = kmalloc(sizeof(*job), GFP_NOIO | __GFP_NOWARN);
-	spin_lock_irq(&s->lock);
-	if (s->state != CS_SNAP_ACTIVE)
-		goto out_free;
-	if (!e || !job) {
-		stop_locked(s, CS_SNAP_INVALID, CRYPTSNAP_REASON_NOMEM);
-		goto out_free;
-	}
-	if (end - c + 1 > s->cow_chunks - s->next_slot) {
-		stop_locked(s, CS_SNAP_INVALID, CRYPTSNAP_REASON_COW_FULL);
-		goto out_free;
-	}
-	e->first = c;
-	e->last = end;
-	e->slot = s->next_slot;
-	e->state = CS_EXC_READING;
-	bio_list_init(&e->waiters);
-	job->snap = s;
-	job->e = e;
-	job->sectors = sectors;
-	job->nr_pages = DIV_ROUND_UP(sectors << SECTOR_SHIFT, PAGE_SIZE);
-	job->pages = pool_take(s, job->nr_pages);
-	job->error = 0;
-	s->copies++;
-	WRITE_ONCE(s->next_slot, s->next_slot + end - c + 1);
-	rb_add(&e->rb, &s->exceptions, exc_less);
-	list_add_tail(&e->node, &s->pending);
-	spin_unlock_irq(&s->lock);
-	return job;
-
-out_free:
-	spin_unlock_irq(&s->lock);
-	kfree(job);
-	kfree(e);
-	return NULL;
-}
-
-/*
- * Start a copy for every uncopied, unclaimed chunk of @bio up to @last,
- * from where the last call stopped.  Returns true if @bio was parked
- * until copy buffers are free.
- */
-static bool start_copies(struct cs_snap *s, struct bio *bio,
-			 struct cs_write_io *io, unsigned long last)
-{
-	struct cs_exception *e;
-	struct cs_copy *job;
-	unsigned long end;
-
-	while (io->claimed <= last) {
-		spin_lock_irq(&s->lock);
-		if (s->state != CS_SNAP_ACTIVE)
-			goto out_unlock;
-		io->claimed = find_next_zero_bit(s->done.bits, last + 1,
-						 io->claimed);
-		if (io->claimed > last)
-			goto out_unlock;
-		e = exc_lookup(s, io->claimed);
-		if (e) {
-			io->claimed = e->last + 1;
-			spin_unlock_irq(&s->lock);
-			continue;
-		}
-		if (s->pool_nr_free < s->chunk_pages) {
-			/* pool_give() hands it back to the worker. */
-			bio_list_add(&s->nopages, bio);
-			spin_unlock_irq(&s->lock);
-			return true;
-		}
-		end = run_end(s, io->claimed, last);
-		spin_unlock_irq(&s->lock);
-
-		job = copy_create(s, io->claimed, end);
-		if (!job)
-			return false;
-		copy_submit(s, job, s->origin.bdev,
-			    chunk_to_sector(s, io->claimed), REQ_OP_READ,
-			    read_done);
-		io->claimed = end + 1;
-	}
-	return false;
-
-out_unlock:
-	spin_unlock_irq(&s->lock);
-	return false;
-}
-
-/*
- * Send a held origin bio on once none of its chunks needs a copy any
- * more, else park it on the first run it still waits for.
- */
-static void handle_write(struct cs_snap *s, struct bio *bio)
-{
-	struct cs_write_io *io = dm_per_bio_data(bio, sizeof(*io));
-	unsigned long last = bio_last_chunk(s, bio);
-	struct cs_exception *e = NULL;
-
-	if (start_copies(s, bio, io, last))
-		return;
-
-	spin_lock_irq(&s->lock);
-	if (s->state == CS_SNAP_ACTIVE) {
-		io->done = find_next_zero_bit(s->done.bits, last + 1, io->done);
-		if (io->done <= last) {
-			e = exc_lookup(s, io->done);
-			if (!e)
-				/* Cannot happen: start_copies covered it. */
-				stop_locked(s, CS_SNAP_INVALID,
-					    CRYPTSNAP_REASON_NOMEM);
-		}
-	}
-	if (s->state == CS_SNAP_ACTIVE && e) {
-		bio_list_add(&e->waiters, bio);
-		bio = NULL;
-	}
-	spin_unlock_irq(&s->lock);
-	if (bio)
-		submit_bio_noacct(bio);
-}
-
-static void remap_to_cow(struct cs_snap *s, struct bio *bio,
-			 const struct cs_exception *e)
-{
-	sector_t sector = bio->bi_iter.bi_sector;
-	unsigned long c = sector >> s->chunk_shift;
-
-	bio_set_dev(bio, s->cow.bdev);
-	bio->bi_iter.bi_sector = chunk_to_sector(s, e->slot + c - e->first) +
-		(sector & ((1UL << s->chunk_shift) - 1));
-}
-
-/* A parked view read whose run reached COW (or whose snapshot broke). */
-static void view_resubmit(struct cs_snap *s, struct cs_view_io *io)
-{
-	struct bio *bio = io->bio;
-	struct cs_exception *e;
-
-	spin_lock_irq(&s->lock);
-	if (s->state != CS_SNAP_ACTIVE) {
-		spin_unlock_irq(&s->lock);
-		bio_io_error(bio);
-		return;
-	}
-	e = exc_lookup(s, io->chunk);
-	if (e && e->state == CS_EXC_ON_COW) {
-		remap_to_cow(s, bio, e);
-		spin_unlock_irq(&s->lock);
-		submit_bio_noacct(bio);
-		return;
-	}
-	/* Not on COW yet (cannot happen): wait for the write again. */
-	list_add_tail(&io->node, &s->parked);
-	spin_unlock_irq(&s->lock);
-}
-
-static void snap_work(struct work_struct *work)
-{
-	struct cs_snap *s = container_of(work, struct cs_snap, work);
-	struct cs_copy *job, *jtmp;
-	struct cs_view_io *io, *itmp;
-	struct list_head copied, views;
-	struct blk_plug plug;
-	struct bio_list bios;
-	struct bio *bio;
-
-	INIT_LIST_HEAD(&copied);
-	INIT_LIST_HEAD(&views);
-	spin_lock_irq(&s->lock);
-	list_splice_init(&s->copied, &copied);
-	list_splice_init(&s->view_ready, &views);
-	bios = s->deferred;
-	bio_list_init(&s->deferred);
-	spin_unlock_irq(&s->lock);
-
-	blk_start_plug(&plug);
-	/* Finished reads first: they release the writes that wait longest. */
-	list_for_each_entry_safe(job, jtmp, &copied, node) {
-		list_del(&job->node);
-		copy_write(s, job);
-	}
-	list_for_each_entry_safe(io, itmp, &views, node) {
-		list_del(&io->node);
-		view_resubmit(s, io);
-	}
-	while ((bio = bio_list_pop(&bios)))
-		handle_write(s, bio);
-	blk_finish_plug(&plug);
-}
-/*
- * The origin's map() for a write, discard or write-zeroes, the bio
- * already remapped to the origin.  Never sleeps:
- * either the chunks are copied (lockless test) or the bio is queued.
- */
-int cs_snap_map_write(struct cs_snap *s, struct bio *bio)
-{
-	struct cs_write_io *io = dm_per_bio_data(bio, sizeof(*io));
-	unsigned long first, last, flags;
-	int ret = DM_MAPIO_REMAPPED;
-
-	/* In COW chunks, which may be larger than tracking chunks. */
-	first = bio->bi_iter.bi_sector >> s->chunk_shift;
-	last = bio_last_chunk(s, bio);
-	if (READ_ONCE(s->state) != CS_SNAP_ACTIVE ||
-	    cs_bitmap_all_set(&s->done, first, last))
-		return DM_MAPIO_REMAPPED;
-
-	io->claimed = first;
-	io->done = first;
-	spin_lock_irqsave(&s->lock, flags);
-	if (s->state == CS_SNAP_ACTIVE) {
-		bio_list_add(&s->deferred, bio);
-		queue_work(s->wq, &s->work);
-		ret = DM_MAPIO_SUBMITTED;
-	}
-	spin_unlock_irqrestore(&s->lock, flags);
-	return ret;
-}
-
-/* ---- the view --------------------------------------------------------- */
-
-/*
- * Map a view read of (part of) one chunk.  Chunks in COW come from COW.
- * Uncopied ones, and ones still being read for their copy, come from the
- * origin; the read is registered so the first write to the chunk waits
- * until it completes (old data is returned, never a mix).  A chunk whose
- * old data is on its way from memory to COW waits for that write.
- */
-int cs_snap_view_map(struct cs_snap *s, struct bio *bio,
-		     struct cs_view_io *io)
-{
-	sector_t sector = bio->bi_iter.bi_sector;
-	sector_t chunk_end = chunk_to_sector(s, (sector >> s->chunk_shift) + 1);
-	unsigned long c = sector >> s->chunk_shift, flags;
-	struct cs_exception *e;
-	int ret = DM_MAPIO_REMAPPED;
-
-	/*
-	 * max_io_len already splits at chunk ends; make sure of it anyway,
-	 * since a read spanning two chunks would only be guarded for one.
-	 */
-	if (bio_end_sector(bio) > chunk_end)
-		dm_accept_partial_bio(bio, chunk_end - sector);
-	io->registered = false;
-	spin_lock_irqsave(&s->lock, flags);
-	if (s->state != CS_SNAP_ACTIVE) {
-		ret = DM_MAPIO_KILL;
-		goto out;
-	}
-	e = exc_lookup(s, c);
-	io->chunk = c;
-	io->bio = bio;
-	if (e && e->state == CS_EXC_ON_COW) {
-		remap_to_cow(s, bio, e);
-		goto out;
-	}
-	if (e && e->state == CS_EXC_WRITING) {
-		list_add_tail(&io->node, &s->parked);
-		ret = DM_MAPIO_SUBMITTED;
-		goto out;
-	}
-	io->registered = true;
-	list_add_tail(&io->node, &s->readers);
-	bio_set_dev(bio, s->origin.bdev);
-out:
-	spin_unlock_irqrestore(&s->lock, flags);
-	return ret;
-}
-
-/* A view read ended: release writes it held; fail it if the image broke. */
-void cs_snap_view_end(struct cs_snap *s, struct cs_view_io *io,
-		      blk_status_t *error)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&s->lock, flags);
-	if (io->registered) {
-		list_del(&io->node);
-		io->registered = false;
-		if (s->state == CS_SNAP_ACTIVE)
-			release_blocked(s);
-	}
-	if (s->state != CS_SNAP_ACTIVE && !*error)
-		*error = BLK_STS_IOERR;
-	spin_unlock_irqrestore(&s->lock, flags);
+	cs_copy_kick(s);
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -784,7 +111,7 @@ static int create_workers(struct cs_snap *s, char **error)
 		*error = "Cannot allocate workqueue";
 		return -ENOMEM;
 	}
-	INIT_WORK(&s->work, snap_work);
+	INIT_WORK(&s->work, cs_copy_work);
 	s->io_client = dm_io_client_create();
 	if (IS_ERR(s->io_client)) {
 		destroy_workqueue(s->wq);
@@ -792,50 +119,6 @@ static int create_workers(struct cs_snap *s, char **error)
 		return PTR_ERR(s->io_client);
 	}
 	return 0;
-}
-
-static void pool_destroy(struct cs_snap *s)
-{
-	unsigned int i;
-
-	for (i = 0; i < s->pool_pages; i++)
-		if (s->pool[i].page)
-			__free_page(s->pool[i].page);
-	kvfree(s->pool);
-}
-
-/*
- * The copy buffers, allocated up front so a first write never waits for
- * memory reclaim: room for two of the longest runs, and CS_POOL_BYTES.
- */
-static int pool_create(struct cs_snap *s, char **error)
-{
-	unsigned long chunk_bytes = 1UL << (s->chunk_shift + SECTOR_SHIFT);
-	unsigned long bytes;
-	unsigned int i;
-
-	s->chunk_pages = DIV_ROUND_UP(chunk_bytes, PAGE_SIZE);
-	s->max_run = max(1UL, CS_MAX_RUN_BYTES / chunk_bytes);
-	bytes = max(CS_POOL_BYTES, 2 * s->max_run * chunk_bytes);
-	s->pool_pages = bytes >> PAGE_SHIFT;
-	s->pool = kvcalloc(s->pool_pages, sizeof(*s->pool), GFP_KERNEL);
-	if (!s->pool)
-		goto err;
-	for (i = 0; i < s->pool_pages; i++) {
-		s->pool[i].page = alloc_page(GFP_KERNEL);
-		if (!s->pool[i].page)
-			goto err;
-		s->pool[i].next = i + 1 < s->pool_pages ? &s->pool[i + 1] : NULL;
-	}
-	s->pool_free = s->pool;
-	s->pool_nr_free = s->pool_pages;
-	return 0;
-err:
-	if (s->pool)
-		pool_destroy(s);
-	s->pool = NULL;
-	*error = "Cannot allocate copy buffers";
-	return -ENOMEM;
 }
 
 static void snap_init_fields(struct cs_snap *s, const struct cs_snap_params *p)
@@ -876,7 +159,7 @@ static struct cs_snap *snap_create(const struct cs_snap_params *p,
 		*error = "Cannot allocate snapshot bitmap";
 		goto err_free;
 	}
-	ret = pool_create(s, error);
+	ret = cs_pool_create(s, error);
 	if (ret)
 		goto err_bitmap;
 	ret = open_devices(s, p, error);
@@ -891,7 +174,7 @@ err_devices:
 	cs_bdev_close(&s->origin);
 	cs_bdev_close(&s->cow);
 err_pool:
-	pool_destroy(s);
+	cs_pool_destroy(s);
 err_bitmap:
 	cs_bitmap_destroy(&s->done);
 err_free:
@@ -913,12 +196,6 @@ struct cs_snap *cs_snap_create(const struct cs_snap_params *p, char **error)
 	return s;
 }
 
-/*
- * The origin lets go of the snapshot: no new write reaches it (the caller
- * unpublished it and waited for an RCU grace period).  Release every held
- * bio, wait for copies in flight, and stop the workers.  Views that still
- * hold a reference see DROPPED and fail their reads.
- */
 static bool copies_idle(struct cs_snap *s)
 {
 	bool idle;
@@ -929,10 +206,16 @@ static bool copies_idle(struct cs_snap *s)
 	return idle;
 }
 
+/*
+ * The origin lets go of the snapshot: no new write reaches it (the caller
+ * unpublished it and waited for an RCU grace period).  Release every held
+ * bio, wait for copies in flight, and stop the workers.  Views that still
+ * hold a reference see DROPPED and fail their reads.
+ */
 void cs_snap_shutdown(struct cs_snap *s)
 {
 	spin_lock_irq(&s->lock);
-	stop_locked(s, CS_SNAP_DROPPED, NULL);
+	cs_snap_stop_locked(s, CS_SNAP_DROPPED, NULL);
 	spin_unlock_irq(&s->lock);
 
 	/*
@@ -952,11 +235,9 @@ void cs_snap_shutdown(struct cs_snap *s)
 static void snap_free(struct kref *kref)
 {
 	struct cs_snap *s = container_of(kref, struct cs_snap, kref);
-	struct cs_exception *e, *tmp;
 
-	rbtree_postorder_for_each_entry_safe(e, tmp, &s->exceptions, rb)
-		kfree(e);
-	pool_destroy(s);
+	cs_exc_free_all(s);
+	cs_pool_destroy(s);
 	cs_bdev_close(&s->origin);
 	cs_bdev_close(&s->cow);
 	cs_bitmap_destroy(&s->done);
