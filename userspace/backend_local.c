@@ -15,6 +15,7 @@
 
 #include "backend.h"
 #include "crypto.h"
+#include "fsutil.h"
 #include "util.h"
 
 struct local {
@@ -45,63 +46,19 @@ static int name_ok(const char *name)
 	return 1;
 }
 
-static int mkdirs(int dirfd, const char *name)
-{
-	char path[600];
-	char *s;
-
-	snprintf(path, sizeof(path), "%s", name);
-	for (s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
-		*s = 0;
-		if (mkdirat(dirfd, path, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	return 0;
-}
-
-static int fsync_parent(int dirfd, const char *name)
-{
-	char path[600];
-	char *s;
-	int fd, r = 0;
-
-	snprintf(path, sizeof(path), "%s", name);
-	s = strrchr(path, '/');
-	if (s)
-		*s = 0;
-	fd = s ? openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
-		 dup(dirfd);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-static int write_tmp(int dirfd, char *tmp, size_t tmplen, const void *buf, size_t len)
+/* tmp/<pid>-<random>: unique among concurrent writers of this vault. */
+static int tmp_name(char *tmp, size_t tmplen)
 {
 	uint8_t rnd[8];
 	char hex[17];
-	int fd, r;
+	int r;
 
 	r = crypto_random(rnd, sizeof(rnd));
 	if (r < 0)
 		return r;
 	hex_encode(rnd, sizeof(rnd), hex);
 	snprintf(tmp, tmplen, "tmp/%d-%s", (int)getpid(), hex);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	r = write_full(fd, buf, len);
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	if (r)
-		unlinkat(dirfd, tmp, 0);
-	return r;
+	return 0;
 }
 
 static int local_put(struct backend *b, const char *name, const void *buf, size_t len)
@@ -112,22 +69,10 @@ static int local_put(struct backend *b, const char *name, const void *buf, size_
 
 	if (!name_ok(name))
 		return -EINVAL;
-	r = write_tmp(l->dirfd, tmp, sizeof(tmp), buf, len);
+	r = tmp_name(tmp, sizeof(tmp));
 	if (r < 0)
 		return r;
-	if (renameat(l->dirfd, tmp, l->dirfd, name) < 0) {
-		r = -errno;
-		if (r == -ENOENT) {
-			r = mkdirs(l->dirfd, name);
-			if (!r && renameat(l->dirfd, tmp, l->dirfd, name) < 0)
-				r = -errno;
-		}
-		if (r) {
-			unlinkat(l->dirfd, tmp, 0);
-			return r;
-		}
-	}
-	return fsync_parent(l->dirfd, name);
+	return write_file_atomic_at(l->dirfd, name, tmp, buf, len, WFA_EXCL | WFA_MKDIRS);
 }
 
 static int open_obj(struct local *l, const char *name)
@@ -237,7 +182,7 @@ static int local_del(struct backend *b, const char *name)
 		return -EINVAL;
 	if (unlinkat(l->dirfd, name, 0) < 0)
 		return -errno;
-	return fsync_parent(l->dirfd, name);
+	return fsync_parent_at(l->dirfd, name);
 }
 
 static int local_size(struct backend *b, const char *name, uint64_t *size)

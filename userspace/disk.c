@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "disk.h"
+#include "fsutil.h"
 #include "source.h"
 #include "util.h"
 #include "vault_manifest.h"
@@ -32,43 +33,13 @@ static int path_of(const char *name, char *out, size_t len)
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char dir[DISK_PATH_MAX], *slash;
-	int fd, r = 0;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		return 0;
-	*slash = 0;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /* mkdir -p <state dir>/disks; every level we create is 0700. */
 int disk_state_prepare(void)
 {
-	char p[DISK_PATH_MAX], *s;
+	char p[DISK_PATH_MAX];
 
 	snprintf(p, sizeof(p), "%s/disks", disk_state_dir());
-	for (s = p + 1; ; s++) {
-		if (*s && *s != '/')
-			continue;
-		char c = *s;
-
-		*s = 0;
-		if (mkdir(p, 0700) && errno != EEXIST)
-			return -errno;
-		*s = c;
-		if (!c)
-			return 0;
-	}
+	return mkdir_p(p);
 }
 
 #define STR_FIELDS(X) X(name) X(vault) X(kek) X(backing) X(crypt) X(origin) \
@@ -142,7 +113,7 @@ int disk_state_save(const struct disk_state *d)
 	char p[DISK_PATH_MAX], tmp[DISK_PATH_MAX + 8];
 	json_object *o = json_object_new_object();
 	const char *s;
-	int fd, r;
+	int r;
 
 #define PS(f) json_object_object_add(o, #f, json_object_new_string(d->f));
 #define PU(f) json_object_object_add(o, #f, json_object_new_uint64(d->f));
@@ -160,21 +131,7 @@ int disk_state_save(const struct disk_state *d)
 		goto out;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = write_full(fd, s, strlen(s));
-	if (!r && fsync(fd))
-		r = -errno;
-	close(fd);
-	if (!r && rename(tmp, p))
-		r = -errno;
-	if (r)
-		unlink(tmp);
-	if (!r)
-		r = fsync_dir_of(p);
+	r = write_file_atomic_at(AT_FDCWD, p, tmp, s, strlen(s), 0);
 out:
 	json_object_put(o);
 	return r;
@@ -189,7 +146,7 @@ int disk_state_delete(const char *name)
 		return r;
 	if (unlink(p))
 		return -errno;
-	return fsync_dir_of(p);
+	return fsync_parent_at(AT_FDCWD, p);
 }
 
 int disk_state_each(int (*fn)(const struct disk_state *d, void *arg), void *arg)

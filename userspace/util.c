@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Small helpers with no state: hex, dates, sizes, full I/O. */
+/* Small helpers with no state: hex, dates, ids, sizes, full I/O. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "util.h"
 
 void hex_encode(const void *in, size_t len, char *out)
@@ -216,4 +218,28 @@ int write_full(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+void make_time_id(int64_t t, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	uint8_t rnd[4] = { 0 };
+	char hex[9], ts[24];
+	struct tm tm;
+
+	crypto_random(rnd, sizeof(rnd));
+	hex_encode(rnd, sizeof(rnd), hex);
+	gmtime_r(&tt, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(out, len, "%s-%s", ts, hex);
+}
+
+int pid_stale(const char *host, long pid)
+{
+	char me[256] = "";
+
+	gethostname(me, sizeof(me) - 1);
+	if (strcmp(host, me) || pid <= 0)
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }

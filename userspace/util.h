@@ -52,6 +52,21 @@ void format_time(int64_t t, char *out, size_t len);
 void format_bytes(uint64_t n, char *out, size_t len);
 int parse_size(const char *s, uint64_t *out);
 
+/* Length of chunk c of an image of image_size bytes: the last may be short. */
+static inline uint32_t chunk_len(uint32_t chunk_size, uint64_t image_size, uint64_t c)
+{
+	return (uint32_t)MIN((uint64_t)chunk_size, image_size - c * chunk_size);
+}
+
+/* "YYYYMMDDTHHMMSSZ-<8 hex>": time t (UTC) and 32 random bits, the form of
+ * point, job and log ids; sorts by time. */
+#define TIME_ID_LEN	26
+void make_time_id(int64_t t, char *out, size_t len);
+
+/* 1 when host is this machine and no process pid runs on it: a stale
+ * owner.  0 for another host (cannot tell) or a live pid. */
+int pid_stale(const char *host, long pid);
+
 /* Full read/write helpers that retry on EINTR and short transfers. */
 int pread_full(int fd, void *buf, size_t len, uint64_t off);
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Vault creation, opening and unlocking. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "fsutil.h"
 #include "util.h"
 #include "vault.h"
 #include "vault_keys.h"
@@ -21,21 +23,6 @@ const char *vault_key_dir(void)
 	const char *d = getenv("CRYPTSNAP_KEY_DIR");
 
 	return d && *d ? d : "/var/lib/cryptsnap/keys";
-}
-
-static int mkdir_parents(const char *dir)
-{
-	char p[PATH_MAX];
-	char *s;
-
-	snprintf(p, sizeof(p), "%s", dir);
-	for (s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = 0;
-		if (mkdir(p, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	return 0;
 }
 
 static int config_encode(const struct vault *v, char **out, size_t *len)
@@ -132,7 +119,7 @@ static int init_kek(struct vault *v, const struct vault_init_opts *o,
 			return -errno;
 		return kek_load(path, kek);
 	}
-	r = mkdir_parents(dir);
+	r = mkdir_parents_at(AT_FDCWD, dir);
 	if (r < 0)
 		return r;
 	return kek_generate(dir, v->id_hex, 1, path, pathlen, kek);

@@ -134,13 +134,6 @@ static void set_err(struct vault_backup *vb, int err)
 	pthread_mutex_unlock(&vb->mu);
 }
 
-static uint32_t chunk_len(const struct vault_backup *vb, uint64_t c)
-{
-	uint64_t off = c * vb->v->chunk_size;
-
-	return (uint32_t)MIN((uint64_t)vb->v->chunk_size, vb->m.image_size - off);
-}
-
 /* Reserves id in the index; 1 when this caller must store the blob. */
 static int claim(struct vault_backup *vb, const uint8_t *id, uint8_t type)
 {
@@ -175,7 +168,7 @@ static int do_chunk(struct vault_backup *vb, struct blob_ctx *c, struct batch *b
 {
 	uint64_t cn = b->first + i;
 	const uint8_t *data = b->in + (size_t)i * vb->v->chunk_size;
-	uint32_t len = chunk_len(vb, cn);
+	uint32_t len = chunk_len(vb->v->chunk_size, vb->m.image_size, cn);
 	seg_id_t *slot = &vb->segs[cn / vb->v->seg_chunks].ids[cn % vb->v->seg_chunks];
 	uint8_t id[32];
 	int r;
@@ -443,20 +436,6 @@ static void stop_threads(struct vault_backup *vb)
 	vb->threads_started = 0;
 }
 
-static void make_point_id(char *id, size_t len)
-{
-	time_t now = time(NULL);
-	uint8_t rnd[4];
-	char hex[9], ts[24];
-	struct tm tm;
-
-	crypto_random(rnd, sizeof(rnd));
-	hex_encode(rnd, sizeof(rnd), hex);
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(id, len, "%s-%s", ts, hex);
-}
-
 static int load_base(struct vault_backup *vb, const char *base)
 {
 	int r = vault_point_load(vb->v, &vb->ctx, base, &vb->base);
@@ -476,7 +455,7 @@ static int init_manifest(struct vault_backup *vb, const struct vault_backup_opts
 	if (!disk_name_valid(o->disk) || !o->image_size ||
 	    o->image_size > MANIFEST_IMAGE_MAX || o->nescrow > MANIFEST_MAX_ESCROW)
 		return -EINVAL;
-	make_point_id(m->id, sizeof(m->id));
+	make_time_id(time(NULL), m->id, sizeof(m->id));
 	snprintf(m->disk, sizeof(m->disk), "%s", o->disk);
 	m->created = time(NULL);
 	m->retain_until = o->retain_until;

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +43,11 @@ int job_start(struct vault *v, const char *type, const char *detail,
 	      uint64_t total, struct vault_job **out)
 {
 	struct vault_job *j = calloc(1, sizeof(*j));
-	char ts[24], hex[9];
-	uint8_t rnd[4];
 	time_t now = time(NULL);
-	struct tm tm;
 
 	if (!j)
 		return -ENOMEM;
-	crypto_random(rnd, sizeof(rnd));
-	hex_encode(rnd, sizeof(rnd), hex);
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(j->id, sizeof(j->id), "%s-%s", ts, hex);
+	make_time_id(now, j->id, sizeof(j->id));
 	snprintf(j->type, sizeof(j->type), "%s", type);
 	snprintf(j->detail, sizeof(j->detail), "%s", detail ? detail : "");
 	j->v = v;
@@ -93,14 +85,12 @@ void job_finish(struct vault_job *j, int err, const char *errmsg)
 static void mark_dead(json_object *o)
 {
 	const char *state, *host;
-	char me[64] = "";
 	int64_t pid;
 
 	if (vj_str(o, "state", &state) || strcmp(state, "running") ||
 	    vj_str(o, "host", &host) || vj_i64(o, "pid", &pid))
 		return;
-	gethostname(me, sizeof(me) - 1);
-	if (!strcmp(host, me) && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+	if (pid_stale(host, (long)pid))
 		json_object_object_add(o, "state", json_object_new_string("interrupted"));
 }
 

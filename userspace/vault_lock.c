@@ -6,7 +6,6 @@
  * this host is stale and removed.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +38,12 @@ static int lock_parse(const char *name, char *host, size_t hlen, long *pid, int 
 
 static int lock_stale(const char *name, int *excl)
 {
-	char host[128], me[128] = "";
+	char host[128];
 	long pid;
 
 	if (lock_parse(name, host, sizeof(host), &pid, excl) < 0)
 		return 1;
-	gethostname(me, sizeof(me) - 1);
-	if (strcmp(host, me) || pid <= 0)
-		return 0;	/* another host: cannot tell; assume live */
-	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	return pid_stale(host, pid);	/* another host: cannot tell; assume live */
 }
 
 /* Returns -EBUSY if a live lock other than ours conflicts with kind. */

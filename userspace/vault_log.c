@@ -17,18 +17,13 @@
 int vault_log_event(struct vault *v, const char *event, const char *detail)
 {
 	json_object *o = json_object_new_object();
-	char name[96], ts[32], hex[9], *s;
-	uint8_t rnd[4];
+	char name[96], id[32], *s;
 	time_t now = time(NULL);
-	struct tm tm;
 	size_t n;
 	int r;
 
-	crypto_random(rnd, sizeof(rnd));
-	hex_encode(rnd, sizeof(rnd), hex);
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(name, sizeof(name), "log/%s-%s.json", ts, hex);
+	make_time_id(now, id, sizeof(id));
+	snprintf(name, sizeof(name), "log/%s.json", id);
 	json_object_object_add(o, "time", json_object_new_int64(now));
 	json_object_object_add(o, "event", json_object_new_string(event));
 	json_object_object_add(o, "detail", json_object_new_string(detail ? detail : ""));

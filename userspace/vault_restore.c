@@ -48,11 +48,6 @@ static void note_bad(struct restore *rs, uint64_t chunk, uint64_t n, int err)
 	pthread_mutex_unlock(&rs->mu);
 }
 
-static uint32_t chunk_len(const struct manifest *m, uint64_t c)
-{
-	return (uint32_t)MIN((uint64_t)m->chunk_size, m->image_size - c * m->chunk_size);
-}
-
 static int lookup(struct rworker *w, const uint8_t *id, struct bloc *loc, char *name)
 {
 	struct bindex *bi = w->rs->bi;
@@ -95,7 +90,7 @@ static int do_run(struct rworker *w, uint64_t c, uint32_t i, uint32_t n)
 
 	r = backend_get_range(w->rs->v->be, w->names[i], w->locs[i].off, w->rbuf, rlen);
 	for (k = 0; !r && k < n; k++) {
-		uint32_t want = chunk_len(m, c + k);
+		uint32_t want = chunk_len(m->chunk_size, m->image_size, c + k);
 
 		r = open_chunk(w, w->ids[i + k], w->rbuf + rpos, &w->locs[i + k], want,
 			       w->obuf + opos);
