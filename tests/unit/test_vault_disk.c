@@ -18,16 +18,16 @@
 #include <cmocka.h>
 #include <dirent.h>
 
-#include "secmem.h"
-#include "util.h"
-#include "vault.h"
-#include "vault_backup.h"
-#include "vault_disk.h"
-#include "vault_escrow.h"
-#include "vault_gc.h"
-#include "vault_keys.h"
-#include "vault_rotate.h"
-#include "vault_store.h"
+#include "lib/secmem.h"
+#include "lib/util.h"
+#include "vault/vault.h"
+#include "vault/vault_backup.h"
+#include "vault/vault_disk.h"
+#include "vault/vault_escrow.h"
+#include "vault/vault_gc.h"
+#include "vault/vault_keys.h"
+#include "vault/vault_rotate.h"
+#include "vault/vault_store.h"
 
 static const uint8_t pass1[] = "correct horse battery staple";
 static const uint8_t pass2[] = "rotated passphrase #2";
