@@ -215,7 +215,7 @@ int cmd_backup(int argc, char **argv)
 
 	/* "backup DISK": a protected disk, fed by the kernel snapshot. */
 	if (argc > 1 && argv[1][0] != '-')
-		return backup_disk(argc, argv);
+		return cmd_backup_disk(argc, argv);
 	r = parse(argc, argv, &a);
 	if (r)
 		goto out;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* cryptsnap key rotate|show --vault VAULT; key escrow DISK (cmd_disk.c) */
+/* cryptsnap key rotate|show --vault VAULT; key escrow DISK (cmd_protect.c) */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -185,7 +185,7 @@ int cmd_key(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (!strcmp(sub, "escrow"))
-		return disk_key_escrow(argc - 1, argv + 1);
+		return cmd_key_escrow_disk(argc - 1, argv + 1);
 	r = parse(argc - 1, argv + 1, &a);
 	if (r)
 		return r < 0 ? EXIT_OK : r;

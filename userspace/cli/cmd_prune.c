@@ -198,7 +198,7 @@ static int collect(struct vault *v)
 	r = vault_rotate_recover(v);
 	if (!r)
 		r = vault_gc(v, &st);
-	vault_unlock_lock(v);
+	vault_lock_release(v);
 	if (r < 0)
 		return fail("prune", r, "garbage collection failed (nothing deleted "
 			    "that a point needs)");
@@ -229,7 +229,7 @@ int cmd_prune(int argc, char **argv)
 		return fail("prune", r, "cannot lock vault");
 	}
 	r = remove_points(&a, v);
-	vault_unlock_lock(v);
+	vault_lock_release(v);
 	if (!r && !a.dry_run && !a.no_gc)
 		r = collect(v);
 	vault_close(v);

@@ -48,7 +48,7 @@ struct backend {
 int backend_open(const char *location, int create, struct backend **out);
 void backend_close(struct backend *b);
 
-/* Local directory backend (backend_local.c). */
+/* Local directory backend (store/local.c). */
 int backend_local_open(const char *path, int create, struct backend **out);
 
 static inline int backend_put(struct backend *b, const char *name,

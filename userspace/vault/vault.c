@@ -224,7 +224,7 @@ void vault_close(struct vault *v)
 {
 	if (!v)
 		return;
-	vault_unlock_lock(v);
+	vault_lock_release(v);
 	keys_free(v->keys);
 	backend_close(v->be);
 	free(v);

@@ -62,7 +62,7 @@ const char *vault_key_dir(void);
  * key rotation).  Stale locks of dead processes on this host are removed. */
 enum { VAULT_LOCK_SHARED = 1, VAULT_LOCK_EXCLUSIVE = 2 };
 int vault_lock(struct vault *v, int kind);
-void vault_unlock_lock(struct vault *v);
+void vault_lock_release(struct vault *v);
 
 /* Activity log of key changes, one object per event. */
 int vault_log_event(struct vault *v, const char *event, const char *detail);

@@ -839,6 +839,6 @@ void vault_backup_free(struct vault_backup *vb)
 	manifest_free(&vb->base);
 	blob_ctx_free(&vb->ctx);
 	if (vb->own_lock)
-		vault_unlock_lock(vb->v);
+		vault_lock_release(vb->v);
 	free(vb);
 }

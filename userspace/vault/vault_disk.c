@@ -312,7 +312,7 @@ int vault_disk_put(struct vault *v, const struct vault_disk_rec *rec_in,
 	if (!r)
 		r = put_locked(v, &c, &rec, secret, secret_len);
 	if (own)
-		vault_unlock_lock(v);
+		vault_lock_release(v);
 	blob_ctx_free(&c);
 	return r;
 }
@@ -392,7 +392,7 @@ int vault_disk_delete(struct vault *v, const char *name)
 		return r;
 	r = backend_del(v->be, n.obj);
 	if (own)
-		vault_unlock_lock(v);
+		vault_lock_release(v);
 	return r;
 }
 

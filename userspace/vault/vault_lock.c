@@ -102,7 +102,7 @@ int vault_lock(struct vault *v, int kind)
 	return 0;
 }
 
-void vault_unlock_lock(struct vault *v)
+void vault_lock_release(struct vault *v)
 {
 	if (!v->lock)
 		return;

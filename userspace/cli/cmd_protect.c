@@ -19,9 +19,9 @@
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/blkdev.h"
-#include "sys/disk_ops.h"
 #include "sys/luks.h"
 #include "sys/origin.h"
+#include "sys/protect.h"
 #include "vault/vault_disk.h"
 
 #define COW_MIN (64ULL << 20)
@@ -376,7 +376,7 @@ int cmd_status(int argc, char **argv)
 }
 
 /* cryptsnap key escrow DISK [--key-file F]: after a LUKS passphrase change. */
-int disk_key_escrow(int argc, char **argv)
+int cmd_key_escrow_disk(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "key-file", required_argument, NULL, 'k' },

@@ -12,11 +12,11 @@
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/blkdev.h"
-#include "sys/disk_ops.h"
 #include "sys/dm.h"
 #include "sys/dmparse.h"
 #include "sys/luks.h"
 #include "sys/origin.h"
+#include "sys/protect.h"
 #include "sys/source.h"
 
 #define KEY_MAX 8192

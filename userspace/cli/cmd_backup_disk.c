@@ -42,12 +42,12 @@
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/blkdev.h"
-#include "sys/disk.h"
-#include "sys/disk_ops.h"
+#include "sys/disk_state.h"
 #include "sys/dm.h"
 #include "sys/luks.h"
 #include "sys/luks_meta.h"
 #include "sys/origin.h"
+#include "sys/protect.h"
 #include "sys/source.h"
 #include "vault/backup_feed.h"
 #include "vault/vault_backup.h"
@@ -569,7 +569,7 @@ static void report(const struct bk *b)
 		       b->d.name, b->reason, rd, nw, b->freeze_ms, b->secs);
 }
 
-int backup_disk(int argc, char **argv)
+int cmd_backup_disk(int argc, char **argv)
 {
 	struct bk b = { .view_fd = -1, .cow_fd = -1 };
 	double t0 = now_seconds();

@@ -12,7 +12,7 @@
 #include "lib/fsutil.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
-#include "sys/disk.h"
+#include "sys/disk_state.h"
 #include "sys/source.h"
 #include "vault/vault_manifest.h"
 

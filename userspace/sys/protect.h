@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-#ifndef CRYPTSNAP_DISK_OPS_H
-#define CRYPTSNAP_DISK_OPS_H
+#ifndef CRYPTSNAP_PROTECT_H
+#define CRYPTSNAP_PROTECT_H
 
 /*
  * Protecting a disk: find its LUKS device and dm-crypt mapping, stack the
@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sys/disk.h"
+#include "sys/disk_state.h"
 
 struct resolved {
 	char backing[DISK_PATH_MAX];	/* LUKS (ciphertext) device */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-#ifndef CRYPTSNAP_DISK_H
-#define CRYPTSNAP_DISK_H
+#ifndef CRYPTSNAP_DISK_STATE_H
+#define CRYPTSNAP_DISK_STATE_H
 
 /*
  * Local state of a protected disk: /var/lib/cryptsnap/disks/<name>.json
