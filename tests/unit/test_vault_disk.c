@@ -26,8 +26,8 @@
 #include "vault/vault_escrow.h"
 #include "vault/vault_gc.h"
 #include "vault/vault_keys.h"
+#include "vault/vault_points.h"
 #include "vault/vault_rotate.h"
-#include "vault/vault_store.h"
 
 static const uint8_t pass1[] = "correct horse battery staple";
 static const uint8_t pass2[] = "rotated passphrase #2";

@@ -9,7 +9,7 @@
 #include "lib/util.h"
 #include "lib/vjson.h"
 #include "vault/vault_blob.h"
-#include "vault/vault_store.h"
+#include "vault/vault_points.h"
 
 static void usage(FILE *f)
 {

@@ -11,9 +11,9 @@
 #include "cli/cmd_common.h"
 #include "lib/util.h"
 #include "vault/vault_gc.h"
+#include "vault/vault_points.h"
 #include "vault/vault_retention.h"
 #include "vault/vault_rotate.h"
-#include "vault/vault_store.h"
 
 struct prune_args {
 	const char *vault, *kek, *disk;

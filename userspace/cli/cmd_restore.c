@@ -17,8 +17,9 @@
 #include "sys/protect.h"
 #include "sys/source.h"
 #include "vault/vault_escrow.h"
+#include "vault/vault_index.h"
+#include "vault/vault_points.h"
 #include "vault/vault_restore.h"
-#include "vault/vault_store.h"
 
 struct restore_args {
 	const char *vault, *point, *to, *kek, *escrow_dir;

@@ -10,8 +10,9 @@
 #include "cli/cmd_common.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
+#include "vault/vault_index.h"
+#include "vault/vault_points.h"
 #include "vault/vault_restore.h"
-#include "vault/vault_store.h"
 
 struct verify_args {
 	const char *vault, *point, *kek;

@@ -22,8 +22,10 @@
 #include "lib/util.h"
 #include "vault/vault_backup.h"
 #include "vault/vault_escrow.h"
+#include "vault/vault_index.h"
+#include "vault/vault_pack.h"
+#include "vault/vault_points.h"
 #include "vault/vault_restore.h"
-#include "vault/vault_store.h"
 
 #define BATCH_BYTES	(4U << 20)
 #define MAX_WORKERS	16

@@ -13,7 +13,7 @@
 #include "lib/vjson.h"
 #include "vault/vault_disk.h"
 #include "vault/vault_escrow.h"
-#include "vault/vault_store.h"
+#include "vault/vault_sealed.h"
 
 #define DISK_PREFIX	"disks/"
 #define DISK_SUFFIX	".disk"

@@ -7,7 +7,9 @@
 #include "lib/crypto.h"
 #include "lib/util.h"
 #include "vault/vault_gc.h"
-#include "vault/vault_store.h"
+#include "vault/vault_index.h"
+#include "vault/vault_points.h"
+#include "vault/vault_sealed.h"
 
 struct gc {
 	struct vault *v;

@@ -7,8 +7,8 @@
 
 #include "lib/util.h"
 #include "vault/vault_blob.h"
+#include "vault/vault_points.h"
 #include "vault/vault_restore.h"
-#include "vault/vault_store.h"
 
 #define RUN_BYTES	(8U << 20)
 #define MAX_THREADS	16

@@ -12,8 +12,8 @@
 #include "vault/vault_escrow.h"
 #include "vault/vault_kek.h"
 #include "vault/vault_keys.h"
+#include "vault/vault_points.h"
 #include "vault/vault_rotate.h"
-#include "vault/vault_store.h"
 
 #define JOURNAL "rotation.json"
 
