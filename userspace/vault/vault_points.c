@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/util.h"
 #include "vault/vault_index.h"
 #include "vault/vault_points.h"
 #include "vault/vault_sealed.h"

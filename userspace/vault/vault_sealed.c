@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/crypto.h"
 #include "lib/util.h"
 #include "vault/vault_sealed.h"
 #include "vault/vault_seg.h"
