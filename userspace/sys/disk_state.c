@@ -10,11 +10,11 @@
 #include <json-c/json.h>
 
 #include "lib/fsutil.h"
+#include "lib/names.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
 #include "sys/disk_state.h"
 #include "sys/source.h"
-#include "vault/vault_manifest.h"
 
 const char *disk_state_dir(void)
 {

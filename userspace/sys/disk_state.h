@@ -10,10 +10,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/names.h"
+
 #define DISK_PATH_MAX	4096
 
 struct disk_state {
-	char name[65];
+	char name[DISK_NAME_MAX + 1];
 	char vault[DISK_PATH_MAX];
 	char kek[DISK_PATH_MAX];	/* "" = the vault's recorded KEK */
 	char backing[DISK_PATH_MAX];	/* LUKS device (ciphertext) */

@@ -1,35 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/names.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
 #include "vault/vault.h"
 #include "vault/vault_manifest.h"
 
-static int name_chars_ok(const char *s, size_t max, const char *extra)
-{
-	size_t n = strlen(s), i;
-
-	if (!n || n > max || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
-			return 0;
-	return 1;
-}
-
 int point_id_valid(const char *id)
 {
 	return name_chars_ok(id, POINT_ID_MAX - 1, "-");
-}
-
-int disk_name_valid(const char *name)
-{
-	return name_chars_ok(name, DISK_NAME_MAX, "-_.");
 }
 
 int escrow_name_valid(const char *name)

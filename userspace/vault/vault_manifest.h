@@ -11,10 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/names.h"
 #include "vault/vault_seg.h"
 
 #define POINT_ID_MAX		40
-#define DISK_NAME_MAX		64
 #define MANIFEST_MAX_ESCROW	8
 #define MANIFEST_MAX_META	16
 #define ESCROW_NAME_MAX		64
@@ -61,7 +61,6 @@ struct manifest {
 };
 
 int point_id_valid(const char *id);
-int disk_name_valid(const char *name);
 int escrow_name_valid(const char *name);
 uint64_t manifest_nchunks(const struct manifest *m);
 uint64_t manifest_segs_for(uint64_t image_size, uint32_t chunk_size, uint32_t seg_chunks);
