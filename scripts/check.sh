@@ -36,6 +36,7 @@ build() {
 }
 
 [ -n "$KVERS" ] || { echo "not ok - no supported kernel installed (make deps)"; exit 1; }
+step "include layers" bash scripts/check-layers.sh
 step build build
 step "unit tests" make --no-print-directory -C tests/unit run
 [ -f tests/cli/run.sh ] && step "CLI tests" bash tests/cli/run.sh

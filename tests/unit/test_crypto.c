@@ -10,9 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "util.h"
-#include "vault_kek.h"
+#include "lib/crypto.h"
+#include "lib/util.h"
+#include "vault/vault_kek.h"
 
 static void unhex(const char *h, uint8_t *out, size_t *len)
 {

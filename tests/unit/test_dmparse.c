@@ -9,8 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "dmparse.h"
-#include "secmem.h"
+#include "lib/secmem.h"
+#include "sys/dmparse.h"
 
 static const char *good_status =
 	"128 4096 17 0b1e2f3a-1111-4222-8333-944455556666 3 2 active 40 1024 9 pending";

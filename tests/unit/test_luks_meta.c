@@ -14,8 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "luks_meta.h"
+#include "lib/crypto.h"
+#include "sys/luks_meta.h"
 
 #define UUID "0b6a4f57-2c1e-4d39-9a52-7d2f0e5f6a11"
 

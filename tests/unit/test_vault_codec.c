@@ -12,15 +12,15 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "util.h"
-#include "vault.h"
-#include "vault_bindex.h"
-#include "vault_blob.h"
-#include "vault_keys.h"
-#include "vault_manifest.h"
-#include "vault_retention.h"
-#include "vault_seg.h"
+#include "lib/crypto.h"
+#include "lib/util.h"
+#include "vault/vault.h"
+#include "vault/vault_bindex.h"
+#include "vault/vault_blob.h"
+#include "vault/vault_keys.h"
+#include "vault/vault_manifest.h"
+#include "vault/vault_retention.h"
+#include "vault/vault_seg.h"
 
 static void test_seg_roundtrip_zero_runs(void **state)
 {

@@ -18,16 +18,16 @@
 #include <cmocka.h>
 #include <dirent.h>
 
-#include "secmem.h"
-#include "util.h"
-#include "vault.h"
-#include "vault_backup.h"
-#include "vault_disk.h"
-#include "vault_escrow.h"
-#include "vault_gc.h"
-#include "vault_keys.h"
-#include "vault_rotate.h"
-#include "vault_store.h"
+#include "lib/secmem.h"
+#include "lib/util.h"
+#include "vault/vault.h"
+#include "vault/vault_backup.h"
+#include "vault/vault_disk.h"
+#include "vault/vault_escrow.h"
+#include "vault/vault_gc.h"
+#include "vault/vault_keys.h"
+#include "vault/vault_points.h"
+#include "vault/vault_rotate.h"
 
 static const uint8_t pass1[] = "correct horse battery staple";
 static const uint8_t pass2[] = "rotated passphrase #2";
@@ -334,7 +334,7 @@ static void test_put_get_list_delete(void **state)
 	/* GC leaves disk records alone. */
 	assert_int_equal(vault_lock(v, VAULT_LOCK_EXCLUSIVE), 0);
 	assert_int_equal(vault_gc(v, &st), 0);
-	vault_unlock_lock(v);
+	vault_lock_release(v);
 	expect_secret(v, "vm1-root", pass2, sizeof(pass2));
 
 	assert_int_equal(vault_disk_delete(v, "vm2-data"), 0);
@@ -383,7 +383,7 @@ static void rotate(struct vault *v, const char *kek)
 
 	assert_int_equal(vault_lock(v, VAULT_LOCK_EXCLUSIVE), 0);
 	assert_int_equal(vault_rotate(v, kek, path, sizeof(path)), 0);
-	vault_unlock_lock(v);
+	vault_lock_release(v);
 }
 
 static void test_rotation_rewraps_disks(void **state)
@@ -625,7 +625,7 @@ static void test_rotation_crash_recovery(void **state)
 		committed += v->keys->gen != before;
 		assert_int_equal(vault_lock(v, VAULT_LOCK_EXCLUSIVE), 0);	/* stale lock gone */
 		assert_int_equal(vault_rotate_recover(v), 0);
-		vault_unlock_lock(v);
+		vault_lock_release(v);
 		assert_int_equal(v->be->ops->size(v->be, "rotation.json", &sz), -ENOENT);
 		expect_secret(v, "vm1-root", pass1, sizeof(pass1));
 		expect_secret(v, "vm2-data", pass2, sizeof(pass2));

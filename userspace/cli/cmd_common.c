@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cmd.h"
+#include "cli/cmd_common.h"
+#include "lib/util.h"
+
+int exit_code(int err)
+{
+	switch (-err) {
+	case 0: return EXIT_OK;
+	case ENOENT: case ESRCH: case ENOTDIR: return EXIT_NOTFOUND;
+	case EKEYREJECTED: case ENOKEY: case EPERM: return EXIT_KEY;
+	case EBADMSG: case EUCLEAN: return EXIT_CORRUPT;
+	case EBUSY: case EAGAIN: return EXIT_BUSY;
+	case ENOSPC: case EDQUOT: return EXIT_NOSPACE;
+	case EINVAL: return EXIT_USAGE;
+	default: return EXIT_FAIL;
+	}
+}
+
+static const char *reason(int err)
+{
+	switch (-err) {
+	case EKEYREJECTED: return "wrong KEK: this key does not unwrap the vault keys";
+	case ENOKEY: return "no key material for this object";
+	case EBADMSG: return "authentication failed (data damaged or tampered)";
+	case EUCLEAN: return "malformed vault object";
+	case EPROTONOSUPPORT: return "unsupported vault format version";
+	case EBUSY: return "vault is locked by another job";
+	case EPERM: return "key file is readable by group or others (must be 0600)";
+	default: return strerror(-err);
+	}
+}
+
+/* "cryptsnap <cmd>: <message>[: <why>]\n" on stderr. */
+static void vreport(const char *cmd, const char *why, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "cryptsnap %s: ", cmd);
+	vfprintf(stderr, fmt, ap);
+	if (why)
+		fprintf(stderr, ": %s", why);
+	fputc('\n', stderr);
+}
+
+int fail(const char *cmd, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(cmd, reason(err), fmt, ap);
+	va_end(ap);
+	return exit_code(err);
+}
+
+int fail_errno(const char *cmd, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(cmd, err ? strerror(-err) : NULL, fmt, ap);
+	va_end(ap);
+	return err ? exit_code(err) : EXIT_FAIL;
+}
+
+int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
+	      struct vault **out)
+{
+	int r;
+
+	if (!loc) {
+		fprintf(stderr, "cryptsnap %s: --vault is required\n", cmd);
+		return EXIT_USAGE;
+	}
+	r = vault_open(loc, out);
+	if (r < 0)
+		return fail(cmd, r, "cannot open vault %s", loc);
+	if (!unlock && !kek)
+		return EXIT_OK;
+	r = vault_unlock(*out, kek);
+	if (r < 0) {
+		vault_close(*out);
+		*out = NULL;
+		return fail(cmd, r, "cannot unlock vault %s%s%s", loc,
+			    kek ? " with " : "", kek ? kek : "");
+	}
+	return EXIT_OK;
+}
+
+double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void draw(struct monitor *m, uint64_t done)
+{
+	double el = now_seconds() - m->start, rate = el > 0 ? done / el : 0;
+	char d[32], t[32], rt[32];
+	int pct = m->total ? (int)(done * 100 / m->total) : 0, i;
+	long eta = rate > 0 && m->total > done ? (long)((m->total - done) / rate) : 0;
+	char bar[31];
+
+	for (i = 0; i < 30; i++)
+		bar[i] = i < pct * 30 / 100 ? '#' : '.';
+	bar[30] = 0;
+	format_bytes(done, d, sizeof(d));
+	format_bytes(m->total, t, sizeof(t));
+	format_bytes((uint64_t)rate, rt, sizeof(rt));
+	fprintf(stderr, "\r%s [%s] %3d%% %s/%s %s/s ETA %ld:%02ld ", m->label, bar,
+		MIN(pct, 100), d, t, rt, eta / 60, eta % 60);
+	fflush(stderr);
+}
+
+static void *monitor_main(void *arg)
+{
+	struct monitor *m = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&m->mu);
+	while (!m->stop) {
+		uint64_t done = __atomic_load_n(m->counter, __ATOMIC_RELAXED);
+
+		if (m->tty)
+			draw(m, done);
+		if (m->job)
+			job_update(m->job, done, 0);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&m->cond, &m->mu, &ts);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+void monitor_start(struct monitor *m, struct vault_job *job, const uint64_t *counter,
+		   uint64_t total, const char *label)
+{
+	memset(m, 0, sizeof(*m));
+	m->job = job;
+	m->counter = counter;
+	m->total = total;
+	m->label = label;
+	m->tty = isatty(STDERR_FILENO);
+	m->start = now_seconds();
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	m->running = !pthread_create(&m->t, NULL, monitor_main, m);
+}
+
+void monitor_stop(struct monitor *m)
+{
+	if (!m->running)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->stop = 1;
+	pthread_cond_signal(&m->cond);
+	pthread_mutex_unlock(&m->mu);
+	pthread_join(m->t, NULL);
+	if (m->tty) {
+		draw(m, __atomic_load_n(m->counter, __ATOMIC_RELAXED));
+		fputc('\n', stderr);
+	}
+	m->running = 0;
+}
+
+void backup_trace(struct vault_backup *vb)
+{
+	static const char *const names[BACKUP_STAGES] = {
+		[BACKUP_STAGE_READ_WAIT] = "caller waits for a buffer",
+		[BACKUP_STAGE_WORK] = "workers hash+seal",
+		[BACKUP_STAGE_WORK_WAIT] = "workers idle",
+		[BACKUP_STAGE_WRITE] = "writer packs+puts",
+		[BACKUP_STAGE_WRITE_WAIT] = "writer idle",
+		[BACKUP_STAGE_COMMIT] = "commit (index, point)",
+	};
+	struct vault_backup_stats st;
+	int k;
+
+	if (!getenv("CRYPTSNAP_BACKUP_TRACE"))
+		return;
+	vault_backup_stats(vb, &st);
+	for (k = 0; k < BACKUP_STAGES; k++)
+		fprintf(stderr, "backup trace: %-26s %8.3f s\n", names[k],
+			(double)st.stage_ns[k] / 1e9);
+}

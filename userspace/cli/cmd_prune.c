@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cryptsnap prune --vault VAULT [--keep-*] : retention, then GC. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cmd.h"
+#include "cli/cmd_common.h"
+#include "lib/util.h"
+#include "vault/vault_gc.h"
+#include "vault/vault_points.h"
+#include "vault/vault_retention.h"
+#include "vault/vault_rotate.h"
+
+struct prune_args {
+	const char *vault, *kek, *disk;
+	struct retention_policy pol;
+	int dry_run, no_gc;
+	int64_t now;
+};
+
+struct point_info {
+	char id[POINT_ID_MAX];
+	char disk[DISK_NAME_MAX + 1];
+	struct retention_item item;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cryptsnap prune --vault VAULT [rules] [options]\n"
+		"\n"
+		"Removes points no rule keeps (per disk), then collects garbage.  Without\n"
+		"rules no point is removed.  A point is never removed before its\n"
+		"retain-until date.\n"
+		"  --keep-last N  --keep-daily N  --keep-weekly N  --keep-monthly N  --keep-yearly N\n"
+		"  --disk NAME    only consider this disk's points\n"
+		"  --dry-run      show what would be removed\n"
+		"  --no-gc        skip garbage collection\n"
+		"  --now DATE     evaluate rules as of DATE (testing)\n"
+		"  --kek FILE     KEK file instead of the recorded one\n");
+}
+
+static int parse(int argc, char **argv, struct prune_args *a)
+{
+	static const struct option opts[] = {
+		{ "vault", required_argument, NULL, 'v' },
+		{ "kek", required_argument, NULL, 'k' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "keep-last", required_argument, NULL, 'l' },
+		{ "keep-daily", required_argument, NULL, 'D' },
+		{ "keep-weekly", required_argument, NULL, 'W' },
+		{ "keep-monthly", required_argument, NULL, 'M' },
+		{ "keep-yearly", required_argument, NULL, 'Y' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "no-gc", no_argument, NULL, 'G' },
+		{ "now", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	a->now = time(NULL);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v': a->vault = optarg; break;
+		case 'k': a->kek = optarg; break;
+		case 'd': a->disk = optarg; break;
+		case 'l': a->pol.last = (unsigned int)atoi(optarg); break;
+		case 'D': a->pol.daily = (unsigned int)atoi(optarg); break;
+		case 'W': a->pol.weekly = (unsigned int)atoi(optarg); break;
+		case 'M': a->pol.monthly = (unsigned int)atoi(optarg); break;
+		case 'Y': a->pol.yearly = (unsigned int)atoi(optarg); break;
+		case 'n': a->dry_run = 1; break;
+		case 'G': a->no_gc = 1; break;
+		case 'N':
+			if (parse_date(optarg, &a->now) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h': usage(stdout); return -1;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	return optind == argc ? EXIT_OK : EXIT_USAGE;
+}
+
+struct point_list {
+	const char *disk;	/* NULL: every disk */
+	struct point_info *p;
+	size_t n;
+};
+
+static int add_point(struct vault *v, struct manifest *m, void *arg)
+{
+	struct point_list *l = arg;
+	struct point_info *p;
+
+	if (l->disk && strcmp(l->disk, m->disk))
+		return 0;
+	p = realloc(l->p, (l->n + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	l->p = p;
+	p = &l->p[l->n++];
+	snprintf(p->id, sizeof(p->id), "%s", m->id);
+	snprintf(p->disk, sizeof(p->disk), "%s", m->disk);
+	p->item = (struct retention_item){ .created = m->created,
+					   .retain_until = m->retain_until };
+	return 0;
+}
+
+/* Any point that does not load stops prune, one deleted meanwhile too. */
+static int load_points(struct vault *v, const char *disk, struct point_info **out,
+		       size_t *n)
+{
+	struct point_list l = { .disk = disk };
+	char bad[POINT_ID_MAX] = "";
+	int r = vault_point_for_each(v, 0, add_point, &l, bad);
+
+	if (bad[0])
+		fail("prune", r, "point %s unreadable; prune refuses to guess", bad);
+	*out = l.p;
+	*n = l.n;
+	return r;
+}
+
+/* Applies the policy to each disk's points separately. */
+static void evaluate(const struct prune_args *a, struct point_info *p, size_t n)
+{
+	struct retention_item *items = calloc(n ? n : 1, sizeof(*items));
+	size_t i, j, k;
+	char *done = calloc(n ? n : 1, 1);
+
+	for (i = 0; items && done && i < n; i++) {
+		if (done[i])
+			continue;
+		for (j = i, k = 0; j < n; j++)
+			if (!strcmp(p[j].disk, p[i].disk))
+				items[k++] = p[j].item;
+		retention_apply(&a->pol, items, k, a->now);
+		for (j = i, k = 0; j < n; j++)
+			if (!strcmp(p[j].disk, p[i].disk)) {
+				p[j].item.keep = items[k++].keep;
+				done[j] = 1;
+			}
+	}
+	if (!items || !done)
+		for (i = 0; i < n; i++)
+			p[i].item.keep = KEEP_LAST;
+	free(items);
+	free(done);
+}
+
+static int remove_points(struct prune_args *a, struct vault *v)
+{
+	struct point_info *p = NULL;
+	size_t n, i, removed = 0;
+	int r;
+
+	r = load_points(v, a->disk, &p, &n);
+	if (r < 0) {
+		free(p);
+		return exit_code(r);
+	}
+	if (!retention_policy_empty(&a->pol))
+		evaluate(a, p, n);
+	for (i = 0; i < n; i++) {
+		if (retention_policy_empty(&a->pol) || p[i].item.keep) {
+			printf("keep    %s %s%s\n", p[i].id, p[i].disk,
+			       p[i].item.keep & KEEP_RETAIN ? " (retain-until)" : "");
+			continue;
+		}
+		printf("%s %s %s\n", a->dry_run ? "would remove" : "remove ", p[i].id, p[i].disk);
+		if (!a->dry_run && vault_point_delete(v, p[i].id) == 0)
+			removed++;
+	}
+	printf("%zu points removed\n", removed);
+	free(p);
+	return EXIT_OK;
+}
+
+static int collect(struct vault *v)
+{
+	struct gc_stats st;
+	char fr[32];
+	int r;
+
+	r = vault_lock(v, VAULT_LOCK_EXCLUSIVE);
+	if (r == -EBUSY) {
+		printf("garbage collection deferred: another job holds the vault\n");
+		return EXIT_OK;
+	}
+	if (r < 0)
+		return fail("prune", r, "cannot lock vault");
+	r = vault_rotate_recover(v);
+	if (!r)
+		r = vault_gc(v, &st);
+	vault_lock_release(v);
+	if (r < 0)
+		return fail("prune", r, "garbage collection failed (nothing deleted "
+			    "that a point needs)");
+	format_bytes(st.bytes_freed, fr, sizeof(fr));
+	printf("gc: %llu points, %llu live blobs, %llu dead blobs, %llu packs kept, "
+	       "%llu packs deleted, %s freed\n",
+	       (unsigned long long)st.points, (unsigned long long)st.blobs_live,
+	       (unsigned long long)st.blobs_dead, (unsigned long long)st.packs_kept,
+	       (unsigned long long)st.packs_deleted, fr);
+	return EXIT_OK;
+}
+
+int cmd_prune(int argc, char **argv)
+{
+	struct prune_args a = { 0 };
+	struct vault *v = NULL;
+	int r;
+
+	r = parse(argc, argv, &a);
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	r = cli_vault("prune", a.vault, 1, a.kek, &v);
+	if (r)
+		return r;
+	r = vault_lock(v, VAULT_LOCK_SHARED);
+	if (r < 0) {
+		vault_close(v);
+		return fail("prune", r, "cannot lock vault");
+	}
+	r = remove_points(&a, v);
+	vault_lock_release(v);
+	if (!r && !a.dry_run && !a.no_gc)
+		r = collect(v);
+	vault_close(v);
+	return r;
+}

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/* cryptsnap verify --vault VAULT [--point ID] */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cmd.h"
+#include "cli/cmd_common.h"
+#include "lib/util.h"
+#include "lib/vjson.h"
+#include "vault/vault_index.h"
+#include "vault/vault_points.h"
+#include "vault/vault_restore.h"
+
+struct verify_args {
+	const char *vault, *point, *kek;
+	int json;
+};
+
+struct verify_state {
+	struct vault *v;
+	struct bindex bi;
+	struct blob_ctx c;
+	struct vault_job *job;
+	json_object *out;
+	uint64_t progress;
+	unsigned int damaged;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cryptsnap verify --vault VAULT [--point ID] [--kek FILE] [--json]\n"
+		"\nDecrypts and authenticates every index, segment and chunk of every point\n"
+		"(or of one point) and names each damaged point.  Exit status 5 on damage.\n");
+}
+
+static void result(struct verify_state *vs, const char *id, const char *status,
+		   uint64_t bad, uint64_t first, int err)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "point", json_object_new_string(id));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "bad_chunks", json_object_new_int64((int64_t)bad));
+	if (err) {
+		json_object_object_add(o, "first_bad_chunk", json_object_new_int64((int64_t)first));
+		json_object_object_add(o, "error", json_object_new_string(strerror(-err)));
+		vs->damaged++;
+	}
+	json_object_array_add(vs->out, o);
+}
+
+static void verify_point(struct verify_state *vs, const char *id)
+{
+	struct vault_restore_opts o = { .fd = -1, .check_ids = 1, .keep_going = 1 };
+	struct vault_restore_result res;
+	struct manifest m;
+	int r;
+
+	r = vault_point_load(vs->v, &vs->c, id, &m);
+	if (r < 0) {
+		result(vs, id, "damaged manifest", 0, 0, r);
+		return;
+	}
+	r = vault_restore_run(vs->v, &vs->bi, &m, &o, &res);
+	if (r < 0)
+		result(vs, id, "damaged", res.chunks_bad, res.first_bad_chunk,
+		       res.first_err ? res.first_err : r);
+	else
+		result(vs, id, "ok", 0, 0, 0);
+	vs->progress += m.image_size;
+	job_update(vs->job, vs->progress, 0);
+	manifest_free(&m);
+}
+
+static void print_results(struct verify_state *vs, json_object *dmg_idx, int json)
+{
+	size_t i;
+
+	if (json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "points", json_object_get(vs->out));
+		json_object_object_add(o, "damaged_indexes", json_object_get(dmg_idx));
+		json_object_object_add(o, "damaged_points", json_object_new_int((int)vs->damaged));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
+		return;
+	}
+	for (i = 0; i < json_object_array_length(dmg_idx); i++)
+		printf("DAMAGED index object %s\n",
+		       json_object_get_string(json_object_array_get_idx(dmg_idx, i)));
+	for (i = 0; i < json_object_array_length(vs->out); i++) {
+		json_object *o = json_object_array_get_idx(vs->out, i);
+		const char *id = "", *st = "", *err = "";
+		int64_t bad = 0, first = 0;
+
+		vj_str(o, "point", &id);
+		vj_str(o, "status", &st);
+		vj_i64(o, "bad_chunks", &bad);
+		if (!strcmp(st, "ok")) {
+			printf("ok      %s\n", id);
+			continue;
+		}
+		vj_str(o, "error", &err);
+		vj_i64(o, "first_bad_chunk", &first);
+		printf("DAMAGED %s: %s, %lld bad chunks, first at chunk %lld (%s)\n", id, st,
+		       (long long)bad, (long long)first, err);
+	}
+	printf("%u of %zu points damaged\n", vs->damaged, json_object_array_length(vs->out));
+}
+
+static int run(struct verify_args *a, struct verify_state *vs)
+{
+	struct name_list ids = { 0 }, dmg = { 0 };
+	json_object *dj = json_object_new_array();
+	size_t i;
+	int r;
+
+	r = vault_index_load(vs->v, &vs->bi, &dmg);
+	if (!r && a->point)
+		r = name_list_add(&ids, a->point);
+	else if (!r)
+		r = vault_point_ids(vs->v, &ids);
+	if (r < 0) {
+		json_object_put(dj);
+		return fail("verify", r, "cannot read the vault");
+	}
+	job_start(vs->v, "verify", a->point ? a->point : "all", 0, &vs->job);
+	for (i = 0; i < dmg.n; i++)
+		json_object_array_add(dj, json_object_new_string(dmg.names[i]));
+	for (i = 0; i < ids.n; i++)
+		verify_point(vs, ids.names[i]);
+	print_results(vs, dj, a->json);
+	r = vs->damaged || dmg.n ? EXIT_CORRUPT : EXIT_OK;
+	job_finish(vs->job, r ? -EBADMSG : 0, r ? "damaged points found" : NULL);
+	json_object_put(dj);
+	name_list_free(&ids);
+	name_list_free(&dmg);
+	return r;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vault", required_argument, NULL, 'v' },
+		{ "point", required_argument, NULL, 'p' },
+		{ "kek", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct verify_args a = { 0 };
+	struct verify_state vs = { 0 };
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v': a.vault = optarg; break;
+		case 'p': a.point = optarg; break;
+		case 'k': a.kek = optarg; break;
+		case 'j': a.json = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	r = cli_vault("verify", a.vault, 1, a.kek, &vs.v);
+	if (r)
+		return r;
+	vs.out = json_object_new_array();
+	r = bindex_init(&vs.bi);
+	if (!r)
+		r = blob_ctx_init(&vs.c, vs.v);
+	r = r < 0 ? fail("verify", r, "setup") : run(&a, &vs);
+	json_object_put(vs.out);
+	blob_ctx_free(&vs.c);
+	bindex_free(&vs.bi);
+	vault_close(vs.v);
+	return r;
+}

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/fsutil.h"
+#include "lib/util.h"
+
+int mkdir_parents_at(int dirfd, const char *path)
+{
+	char p[PATH_MAX];
+	char *s;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s", path) >= sizeof(p))
+		return -ENAMETOOLONG;
+	for (s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = 0;
+		if (mkdirat(dirfd, p, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return 0;
+}
+
+int mkdir_p(const char *path)
+{
+	int r = mkdir_parents_at(AT_FDCWD, path);
+
+	if (!r && mkdir(path, 0700) < 0 && errno != EEXIST)
+		r = -errno;
+	return r;
+}
+
+int fsync_parent_at(int dirfd, const char *path)
+{
+	char p[PATH_MAX];
+	const char *dir = ".";
+	char *s;
+	int fd, r = 0;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s", path) >= sizeof(p))
+		return -ENAMETOOLONG;
+	s = strrchr(p, '/');
+	if (s) {
+		*s = 0;
+		dir = s == p ? "/" : p;
+	}
+	fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int write_tmp(int dirfd, const char *tmp, const void *buf, size_t len,
+		     unsigned int flags)
+{
+	int oflags = O_WRONLY | O_CREAT | O_CLOEXEC |
+		     (flags & WFA_EXCL ? O_EXCL : O_TRUNC);
+	int fd = openat(dirfd, tmp, oflags, 0600);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = write_full(fd, buf, len);
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (r)
+		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
+			 const void *buf, size_t len, unsigned int flags)
+{
+	int r = write_tmp(dirfd, tmp, buf, len, flags);
+
+	if (r)
+		return r;
+	if (renameat(dirfd, tmp, dirfd, path) < 0) {
+		r = -errno;
+		if (r == -ENOENT && (flags & WFA_MKDIRS)) {
+			r = mkdir_parents_at(dirfd, path);
+			if (!r && renameat(dirfd, tmp, dirfd, path) < 0)
+				r = -errno;
+		}
+	}
+	if (r) {
+		unlinkat(dirfd, tmp, 0);
+		return r;
+	}
+	return fsync_parent_at(dirfd, path);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef CRYPTSNAP_FSUTIL_H
+#define CRYPTSNAP_FSUTIL_H
+
+/*
+ * Durable file-system steps shared by the vault, the local backend and the
+ * local disk state.  dirfd is AT_FDCWD or an open directory; every
+ * directory created is 0700.  Errors are negative errno.
+ */
+#include <stddef.h>
+
+/* Creates every directory above the last component of path. */
+int mkdir_parents_at(int dirfd, const char *path);
+/* mkdir -p: path and every directory above it. */
+int mkdir_p(const char *path);
+/* fsyncs the directory holding path (dirfd itself when path has no '/'). */
+int fsync_parent_at(int dirfd, const char *path);
+
+/* write_file_atomic_at() flags. */
+enum {
+	WFA_EXCL = 1,		/* tmp must not exist yet */
+	WFA_MKDIRS = 2,		/* create missing directories above path */
+};
+
+/*
+ * Writes buf to tmp (0600), fsyncs it, renames it to path and fsyncs
+ * path's directory.  On failure tmp is removed and path is untouched.
+ */
+int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
+			 const void *buf, size_t len, unsigned int flags);
+
+#endif

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef CRYPTSNAP_NAMES_H
+#define CRYPTSNAP_NAMES_H
+
+/*
+ * Names that end up in file and object names.  A disk name is one rule for
+ * the local state (sys/disk_state.h) and the vault (points, disk records),
+ * so it lives below both.
+ */
+#include <stddef.h>
+
+#define DISK_NAME_MAX		64
+
+/* 1 when s has 1..max characters, each alphanumeric or in extra, and does
+ * not start with '.' or '-'. */
+int name_chars_ok(const char *s, size_t max, const char *extra);
+/* The name of a protected disk: [A-Za-z0-9_.-], at most DISK_NAME_MAX. */
+int disk_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef CRYPTSNAP_BACKEND_H
+#define CRYPTSNAP_BACKEND_H
+
+/*
+ * Storage backend: a flat namespace of named objects ("points/x.point",
+ * "packs/ab/abcd.pack").  Names use '/' but a backend need not have
+ * directories.  put() is an atomic, durable publish: after it returns the
+ * object is complete and survives a crash, before it returns readers see
+ * the old object or none.  A new backend (S3) is one new file providing
+ * these ops.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+struct backend;
+
+struct name_list {
+	char **names;
+	size_t n, cap;
+};
+
+struct backend_ops {
+	const char *scheme;
+	int (*put)(struct backend *b, const char *name, const void *buf, size_t len);
+	/* Whole object, at most maxlen bytes (-EFBIG beyond). */
+	int (*get)(struct backend *b, const char *name, size_t maxlen,
+		   void **buf, size_t *len);
+	/* Exactly len bytes at off; -ENODATA when the object is shorter. */
+	int (*get_range)(struct backend *b, const char *name, uint64_t off,
+			 void *buf, size_t len);
+	/* All object names starting with prefix, sorted. */
+	int (*list)(struct backend *b, const char *prefix, struct name_list *out);
+	int (*del)(struct backend *b, const char *name);
+	/* Object size, or -ENOENT. */
+	int (*size)(struct backend *b, const char *name, uint64_t *size);
+	/* Remove half-written uploads left by crashed writers. */
+	int (*cleanup)(struct backend *b);
+	void (*close)(struct backend *b);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	char *location;
+};
+
+/* Opens the backend a location names; create makes an empty one. */
+int backend_open(const char *location, int create, struct backend **out);
+void backend_close(struct backend *b);
+
+/* Local directory backend (store/local.c). */
+int backend_local_open(const char *path, int create, struct backend **out);
+
+static inline int backend_put(struct backend *b, const char *name,
+			      const void *buf, size_t len)
+{
+	return b->ops->put(b, name, buf, len);
+}
+
+static inline int backend_get(struct backend *b, const char *name,
+			      size_t maxlen, void **buf, size_t *len)
+{
+	return b->ops->get(b, name, maxlen, buf, len);
+}
+
+static inline int backend_get_range(struct backend *b, const char *name,
+				    uint64_t off, void *buf, size_t len)
+{
+	return b->ops->get_range(b, name, off, buf, len);
+}
+
+static inline int backend_list(struct backend *b, const char *prefix,
+			       struct name_list *out)
+{
+	return b->ops->list(b, prefix, out);
+}
+
+static inline int backend_del(struct backend *b, const char *name)
+{
+	return b->ops->del(b, name);
+}
+
+int name_list_add(struct name_list *l, const char *name);
+void name_list_sort(struct name_list *l);
+void name_list_free(struct name_list *l);
+
+#endif

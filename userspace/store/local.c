@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Local directory backend.  Objects are files below the vault directory;
+ * a put writes tmp/<random>, fsyncs it, renames it into place and fsyncs
+ * the target directory.  Files are 0600, directories 0700.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/crypto.h"
+#include "lib/fsutil.h"
+#include "lib/util.h"
+#include "store/backend.h"
+
+struct local {
+	struct backend b;
+	int dirfd;
+};
+
+static struct local *to_local(struct backend *b)
+{
+	return (struct local *)b;
+}
+
+/* Object names are relative, '/'-separated, with no "." or ".." part. */
+static int name_ok(const char *name)
+{
+	const char *p = name;
+
+	if (!*name || *name == '/' || strlen(name) > 512)
+		return 0;
+	while (*p) {
+		const char *e = strchrnul(p, '/');
+		size_t n = (size_t)(e - p);
+
+		if (!n || (n == 1 && p[0] == '.') || (n == 2 && !strncmp(p, "..", 2)))
+			return 0;
+		p = *e ? e + 1 : e;
+	}
+	return 1;
+}
+
+/* tmp/<pid>-<random>: unique among concurrent writers of this vault. */
+static int tmp_name(char *tmp, size_t tmplen)
+{
+	uint8_t rnd[8];
+	char hex[17];
+	int r;
+
+	r = crypto_random(rnd, sizeof(rnd));
+	if (r < 0)
+		return r;
+	hex_encode(rnd, sizeof(rnd), hex);
+	snprintf(tmp, tmplen, "tmp/%d-%s", (int)getpid(), hex);
+	return 0;
+}
+
+static int local_put(struct backend *b, const char *name, const void *buf, size_t len)
+{
+	struct local *l = to_local(b);
+	char tmp[64];
+	int r;
+
+	if (!name_ok(name))
+		return -EINVAL;
+	r = tmp_name(tmp, sizeof(tmp));
+	if (r < 0)
+		return r;
+	return write_file_atomic_at(l->dirfd, name, tmp, buf, len, WFA_EXCL | WFA_MKDIRS);
+}
+
+static int open_obj(struct local *l, const char *name)
+{
+	int fd;
+
+	if (!name_ok(name))
+		return -EINVAL;
+	fd = openat(l->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+static int local_get(struct backend *b, const char *name, size_t maxlen,
+		     void **buf, size_t *len)
+{
+	struct stat st;
+	void *p;
+	int fd, r;
+
+	fd = open_obj(to_local(b), name);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EIO;
+	}
+	if ((uint64_t)st.st_size > maxlen) {
+		close(fd);
+		return -EFBIG;
+	}
+	p = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!p) {
+		close(fd);
+		return -ENOMEM;
+	}
+	r = pread_full(fd, p, (size_t)st.st_size, 0);
+	close(fd);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	*buf = p;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+static int local_get_range(struct backend *b, const char *name, uint64_t off,
+			   void *buf, size_t len)
+{
+	int fd, r;
+
+	fd = open_obj(to_local(b), name);
+	if (fd < 0)
+		return fd;
+	r = pread_full(fd, buf, len, off);
+	close(fd);
+	return r;
+}
+
+static int walk(int dirfd, const char *rel, const char *prefix, struct name_list *out)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	fd = openat(dirfd, *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while (!r && (de = readdir(d))) {
+		char path[600];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		if (strncmp(path, prefix, MIN(strlen(path), strlen(prefix))))
+			continue;
+		if (de->d_type == DT_DIR)
+			r = walk(dirfd, path, prefix, out);
+		else if (de->d_type == DT_REG && !strncmp(path, prefix, strlen(prefix)))
+			r = name_list_add(out, path);
+	}
+	closedir(d);
+	return r;
+}
+
+static int local_list(struct backend *b, const char *prefix, struct name_list *out)
+{
+	int r = walk(to_local(b)->dirfd, "", prefix, out);
+
+	if (r < 0)
+		name_list_free(out);
+	else
+		name_list_sort(out);
+	return r;
+}
+
+static int local_del(struct backend *b, const char *name)
+{
+	struct local *l = to_local(b);
+
+	if (!name_ok(name))
+		return -EINVAL;
+	if (unlinkat(l->dirfd, name, 0) < 0)
+		return -errno;
+	return fsync_parent_at(l->dirfd, name);
+}
+
+static int local_size(struct backend *b, const char *name, uint64_t *size)
+{
+	struct stat st;
+
+	if (!name_ok(name))
+		return -EINVAL;
+	if (fstatat(to_local(b)->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int local_cleanup(struct backend *b)
+{
+	struct name_list l = { 0 };
+	size_t i;
+	int r;
+
+	r = local_list(b, "tmp/", &l);
+	for (i = 0; !r && i < l.n; i++)
+		unlinkat(to_local(b)->dirfd, l.names[i], 0);
+	name_list_free(&l);
+	return r;
+}
+
+static void local_close(struct backend *b)
+{
+	struct local *l = to_local(b);
+
+	close(l->dirfd);
+	free(b->location);
+	free(l);
+}
+
+static const struct backend_ops local_ops = {
+	.scheme = "file",
+	.put = local_put,
+	.get = local_get,
+	.get_range = local_get_range,
+	.list = local_list,
+	.del = local_del,
+	.size = local_size,
+	.cleanup = local_cleanup,
+	.close = local_close,
+};
+
+static int open_dir(const char *path, int create)
+{
+	int fd;
+
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (create && mkdirat(fd, "tmp", 0700) < 0 && errno != EEXIST) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int backend_local_open(const char *path, int create, struct backend **out)
+{
+	struct local *l;
+	int fd;
+
+	fd = open_dir(path, create);
+	if (fd < 0)
+		return fd;
+	l = calloc(1, sizeof(*l));
+	if (!l || !(l->b.location = strdup(path))) {
+		free(l);
+		close(fd);
+		return -ENOMEM;
+	}
+	l->b.ops = &local_ops;
+	l->dirfd = fd;
+	*out = &l->b;
+	return 0;
+}

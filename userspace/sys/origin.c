@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "cryptsnap-dm.h"
+#include "sys/dm.h"
+#include "sys/dmparse.h"
+#include "sys/origin.h"
+
+int origin_create(const char *name, const char *backing, uint64_t sectors,
+		  uint32_t chunk_sectors)
+{
+	char params[4200];
+	struct dm_line l = { .start = 0, .len = sectors, .params = params };
+
+	if ((size_t)snprintf(params, sizeof(params), "%s %u", backing,
+			     chunk_sectors) >= sizeof(params))
+		return -ENAMETOOLONG;
+	snprintf(l.type, sizeof(l.type), "%s", CRYPTSNAP_TARGET_NAME);
+	return csdm_create(name, NULL, &l, 1);
+}
+
+int origin_view_create(const char *view, dev_t origin, uint64_t sectors)
+{
+	char params[64];
+	struct dm_line l = { .start = 0, .len = sectors, .params = params };
+
+	snprintf(params, sizeof(params), "%u:%u", major(origin), minor(origin));
+	snprintf(l.type, sizeof(l.type), "%s", CRYPTSNAP_VIEW_TARGET_NAME);
+	return csdm_create(view, NULL, &l, 1);
+}
+
+int origin_status(const char *name, struct origin_status *st)
+{
+	struct dm_line *lines;
+	unsigned int n;
+	int ret;
+
+	ret = csdm_status(name, &lines, &n);
+	if (ret)
+		return ret;
+	if (n != 1 || strcmp(lines[0].type, CRYPTSNAP_TARGET_NAME))
+		ret = -EPROTO;
+	else
+		ret = cs_parse_status(lines[0].params, st);
+	csdm_lines_free(lines, n);
+	return ret;
+}
+
+int origin_snap_take(const char *name, const char *cow_dev)
+{
+	char msg[4200];
+
+	if ((size_t)snprintf(msg, sizeof(msg), "%s %s", CRYPTSNAP_MSG_SNAP_TAKE,
+			     cow_dev) >= sizeof(msg))
+		return -ENAMETOOLONG;
+	return csdm_message(name, msg, NULL);
+}
+
+int origin_snap_drop(const char *name)
+{
+	return csdm_message(name, CRYPTSNAP_MSG_SNAP_DROP, NULL);
+}
+
+int origin_commit(const char *name)
+{
+	return csdm_message(name, CRYPTSNAP_MSG_COMMIT, NULL);
+}
+
+int origin_abort(const char *name)
+{
+	return csdm_message(name, CRYPTSNAP_MSG_ABORT, NULL);
+}
+
+int origin_changes(const char *name, uint64_t nchunks,
+		   int (*fn)(uint64_t start, uint64_t len, void *arg), void *arg)
+{
+	uint64_t pos = 0, next = 0, last_end = 0;
+	const char *list = NULL;
+	char msg[64], *resp;
+	int ret = 0;
+
+	while (!ret && pos < nchunks) {
+		snprintf(msg, sizeof(msg), "%s %" PRIu64, CRYPTSNAP_MSG_CHANGES, pos);
+		ret = csdm_message(name, msg, &resp);
+		if (ret)
+			break;
+		ret = resp ? cs_parse_changes_page(resp, pos, nchunks, &next, &list) : -EPROTO;
+		if (!ret)
+			ret = cs_walk_extents(list, nchunks, &last_end, fn, arg);
+		free(resp);
+		pos = next;
+	}
+	return ret;
+}

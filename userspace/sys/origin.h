@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef CRYPTSNAP_ORIGIN_H
+#define CRYPTSNAP_ORIGIN_H
+
+/*
+ * Control of a cryptsnap origin target and its snapshot view through
+ * device-mapper messages and status (grammar in include/cryptsnap-dm.h).
+ * Negative errno on failure; -EPROTO when the module answers something
+ * this tool does not understand.
+ */
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sys/dmparse.h"
+
+
+/* Creates "<name>" = cryptsnap over backing (whole device). */
+int origin_create(const char *name, const char *backing, uint64_t sectors,
+		  uint32_t chunk_sectors);
+int origin_status(const char *name, struct origin_status *st);
+int origin_snap_take(const char *name, const char *cow_dev);
+int origin_snap_drop(const char *name);
+int origin_commit(const char *name);
+int origin_abort(const char *name);
+
+/* Calls fn(start, len) for every extent (in chunks) of the frozen change
+ * set, in ascending order; stops at the first non-zero return. */
+int origin_changes(const char *name, uint64_t nchunks,
+		   int (*fn)(uint64_t start, uint64_t len, void *arg), void *arg);
+
+/* The read-only view "<view>" of origin's current snapshot. */
+int origin_view_create(const char *view, dev_t origin, uint64_t sectors);
+
+#endif

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef CRYPTSNAP_VAULT_H
+#define CRYPTSNAP_VAULT_H
+
+/*
+ * The vault: configuration, unlocked keys and the storage backend.  Layout
+ * and formats are documented in docs/vault-format.md.  All functions
+ * return 0 or a negative errno.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/backend.h"
+
+#define VAULT_FORMAT_VERSION	1
+#define VAULT_ID_LEN		16
+#define VAULT_CHUNK_DEFAULT	(64U << 10)
+#define VAULT_CHUNK_MIN		(4U << 10)
+#define VAULT_CHUNK_MAX		(8U << 20)
+#define VAULT_SEG_CHUNKS	4096U
+#define VAULT_PACK_DEFAULT	(16U << 20)
+#define VAULT_PACK_MAX		(256U << 20)
+#define VAULT_MAX_DEKS		16
+
+enum kek_mode {
+	KEK_MODE_VAULT = 1,	/* random AES-256 KEK in a root-only key file */
+	KEK_MODE_CUSTOMER = 2,	/* customer RSA key, OAEP-SHA-256 */
+};
+
+struct vault_kek;
+struct vault_keys;
+
+struct vault {
+	struct backend *be;
+	uint8_t id[VAULT_ID_LEN];
+	char id_hex[2 * VAULT_ID_LEN + 1];
+	uint32_t chunk_size;
+	uint32_t seg_chunks;
+	uint32_t pack_size;
+	int64_t created;
+	struct vault_keys *keys;	/* NULL until vault_unlock() */
+	struct vault_lock *lock;	/* NULL unless locked */
+};
+
+struct vault_init_opts {
+	const char *kek_file;		/* RSA PEM: customer-managed */
+	const char *key_dir;		/* where a vault-managed KEK goes */
+	uint32_t chunk_size;
+};
+
+int vault_init(const char *location, const struct vault_init_opts *o,
+	       char *kek_path_out, size_t kek_path_len);
+int vault_open(const char *location, struct vault **out);
+/* Unwraps the vault keys with the KEK; kek_file overrides the recorded one. */
+int vault_unlock(struct vault *v, const char *kek_file);
+void vault_close(struct vault *v);
+
+/* Default directory for vault-managed KEK files. */
+const char *vault_key_dir(void);
+
+/* Locks: many shared holders (backup, restore) or one exclusive (GC,
+ * key rotation).  Stale locks of dead processes on this host are removed. */
+enum { VAULT_LOCK_SHARED = 1, VAULT_LOCK_EXCLUSIVE = 2 };
+int vault_lock(struct vault *v, int kind);
+void vault_lock_release(struct vault *v);
+
+/* Activity log of key changes, one object per event. */
+int vault_log_event(struct vault *v, const char *event, const char *detail);
+int vault_log_list(struct vault *v, struct name_list *events_json);
+
+
+#endif

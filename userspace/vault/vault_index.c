@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The location index: loading every index object into a bindex, and
+ * reading one blob by id through it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vault/vault_index.h"
+#include "vault/vault_sealed.h"
+
+static int index_name_ok(const char *name, char *sid, size_t sidlen)
+{
+	const char *base = name + strlen("index/");
+	size_t n = strlen(base);
+
+	if (n != 32 + 4 || strcmp(base + 32, ".idx"))
+		return 0;
+	snprintf(sid, sidlen, "%.32s", base);
+	return 1;
+}
+
+static int index_load_one(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+			  const char *name)
+{
+	char sid[40];
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if (!index_name_ok(name, sid, sizeof(sid)))
+		return -EUCLEAN;
+	r = vault_get_sealed(v, c, BLOB_INDEX, name, sid, INDEX_MAX, &buf, &len);
+	if (r < 0)
+		return r;
+	r = bindex_decode(bi, buf, len, vault_max_blob(v));
+	free(buf);
+	return r;
+}
+
+int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damaged)
+{
+	struct name_list l = { 0 };
+	struct blob_ctx c;
+	size_t i;
+	int r;
+
+	r = blob_ctx_init(&c, v);
+	if (r < 0)
+		return r;
+	r = backend_list(v->be, "index/", &l);
+	for (i = 0; !r && i < l.n; i++) {
+		int e = index_load_one(v, bi, &c, l.names[i]);
+
+		if (e == -ENOMEM)
+			r = e;
+		else if (e < 0 && damaged)
+			r = name_list_add(damaged, l.names[i]);
+	}
+	name_list_free(&l);
+	blob_ctx_free(&c);
+	return r;
+}
+
+int vault_blob_read(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+		    const uint8_t id[32], uint8_t type, uint8_t *out, size_t max,
+		    size_t *len)
+{
+	char name[80];
+	struct bloc loc;
+	uint8_t *buf;
+	int r;
+
+	pthread_mutex_lock(&bi->mu);
+	r = bindex_get(bi, id, &loc) && loc.pack != BLOC_PENDING;
+	if (r)
+		bindex_pack_name(bi->packs[loc.pack], name, sizeof(name));
+	pthread_mutex_unlock(&bi->mu);
+	if (!r)
+		return -ENOENT;
+	if (loc.type != type || loc.len < BLOB_OVERHEAD || loc.len - BLOB_OVERHEAD > max)
+		return -EUCLEAN;
+	buf = malloc(loc.len);
+	if (!buf)
+		return -ENOMEM;
+	r = backend_get_range(v->be, name, loc.off, buf, loc.len);
+	if (!r)
+		r = blob_open(c, type, id, buf, loc.len, out);
+	free(buf);
+	if (!r)
+		*len = loc.len - BLOB_OVERHEAD;
+	return r;
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/crypto.h"
+#include "lib/secmem.h"
+#include "lib/util.h"
+#include "lib/vjson.h"
+#include "vault/vault_keys.h"
+
+static struct vault_keys *keys_alloc(void)
+{
+	struct vault_keys *k = calloc(1, sizeof(*k));
+
+	if (k && !(k->mac = secmem_alloc(CRYPTO_KEY_LEN))) {
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+int keys_create(struct vault_kek *kek, const char *kek_file, struct vault_keys **out)
+{
+	struct vault_keys *k = keys_alloc();
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	k->mode = kek->mode;
+	k->gen = 1;
+	memcpy(k->fp, kek->fp, KEK_FP_LEN);
+	snprintf(k->kek_file, sizeof(k->kek_file), "%s", kek_file);
+	k->ndeks = 1;
+	k->dek_id[0] = 1;
+	k->cur_dek = 1;
+	k->dek[0] = secmem_alloc(CRYPTO_KEY_LEN);
+	r = k->dek[0] ? crypto_random(k->dek[0], CRYPTO_KEY_LEN) : -ENOMEM;
+	if (!r)
+		r = crypto_random(k->mac, CRYPTO_KEY_LEN);
+	if (r < 0) {
+		keys_free(k);
+		return r;
+	}
+	k->kek = kek;
+	*out = k;
+	return 0;
+}
+
+static int add_wrapped(const struct vault_keys *k, json_object *o,
+		       const char *key, const uint8_t *secret)
+{
+	uint8_t w[KEK_WRAP_MAX];
+	size_t n;
+	int r;
+
+	r = kek_wrap(k->kek, secret, CRYPTO_KEY_LEN, w, &n);
+	if (r < 0)
+		return r;
+	vj_add_hex(o, key, w, n);
+	return 0;
+}
+
+int keys_encode(const struct vault_keys *k, char **out, size_t *len)
+{
+	json_object *o = json_object_new_object(), *deks = json_object_new_array();
+	unsigned int i;
+	int r;
+
+	json_object_object_add(o, "format", json_object_new_int(VAULT_FORMAT_VERSION));
+	json_object_object_add(o, "mode", json_object_new_string(
+		k->mode == KEK_MODE_CUSTOMER ? "customer" : "vault"));
+	json_object_object_add(o, "kek_gen", json_object_new_int64(k->gen));
+	vj_add_hex(o, "kek_fingerprint", k->fp, KEK_FP_LEN);
+	json_object_object_add(o, "kek_file", json_object_new_string(k->kek_file));
+	json_object_object_add(o, "current_dek", json_object_new_int(k->cur_dek));
+	r = add_wrapped(k, o, "mac_key", k->mac);
+	for (i = 0; !r && i < k->ndeks; i++) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "id", json_object_new_int(k->dek_id[i]));
+		r = add_wrapped(k, d, "wrapped", k->dek[i]);
+		json_object_array_add(deks, d);
+	}
+	json_object_object_add(o, "deks", deks);
+	if (!r)
+		r = vj_dump(o, out, len);
+	json_object_put(o);
+	return r;
+}
+
+static int parse_header(json_object *o, struct vault_keys *k)
+{
+	const char *mode, *file;
+	uint64_t fmt, gen, cur;
+
+	if (vj_u64(o, "format", &fmt) || vj_str(o, "mode", &mode) ||
+	    vj_u64(o, "kek_gen", &gen) || vj_hex(o, "kek_fingerprint", k->fp, KEK_FP_LEN) ||
+	    vj_str(o, "kek_file", &file) || vj_u64(o, "current_dek", &cur))
+		return -EUCLEAN;
+	if (fmt != VAULT_FORMAT_VERSION)
+		return -EPROTONOSUPPORT;
+	if (!strcmp(mode, "vault"))
+		k->mode = KEK_MODE_VAULT;
+	else if (!strcmp(mode, "customer"))
+		k->mode = KEK_MODE_CUSTOMER;
+	else
+		return -EUCLEAN;
+	if (!gen || gen > UINT32_MAX || !cur || cur > 255 || strlen(file) >= PATH_MAX)
+		return -EUCLEAN;
+	k->gen = (uint32_t)gen;
+	k->cur_dek = (uint8_t)cur;
+	snprintf(k->kek_file, sizeof(k->kek_file), "%s", file);
+	return 0;
+}
+
+static int unwrap_hex(const struct vault_keys *k, json_object *o,
+		      const char *key, uint8_t *secret)
+{
+	const char *s;
+	uint8_t *w;
+	size_t n, got = 0;
+	int r;
+
+	if (vj_str(o, key, &s) || hex_decode_alloc(s, &w, &n))
+		return -EUCLEAN;
+	r = kek_unwrap(k->kek, w, n, secret, &got, CRYPTO_KEY_LEN);
+	free(w);
+	if (r == -EBADMSG || (!r && got != CRYPTO_KEY_LEN))
+		return -EKEYREJECTED;
+	return r;
+}
+
+static int parse_deks(json_object *o, struct vault_keys *k, int unwrap)
+{
+	json_object *deks;
+	size_t n, i;
+	int r = 0, cur_found = 0;
+
+	if (vj_array(o, "deks", &deks, &n) || !n || n > VAULT_MAX_DEKS)
+		return -EUCLEAN;
+	for (i = 0; !r && i < n; i++) {
+		json_object *d = json_object_array_get_idx(deks, i);
+		uint64_t id;
+
+		if (!json_object_is_type(d, json_type_object) ||
+		    vj_u64(d, "id", &id) || !id || id > 255)
+			return -EUCLEAN;
+		k->dek_id[i] = (uint8_t)id;
+		cur_found |= id == k->cur_dek;
+		k->ndeks = (unsigned int)i + 1;
+		if (!unwrap)
+			continue;
+		k->dek[i] = secmem_alloc(CRYPTO_KEY_LEN);
+		r = k->dek[i] ? unwrap_hex(k, d, "wrapped", k->dek[i]) : -ENOMEM;
+	}
+	if (!r && !cur_found)
+		r = -EUCLEAN;
+	return r;
+}
+
+static int keys_parse(const void *buf, size_t len, const char *kek_file,
+		      int unwrap, struct vault_keys **out)
+{
+	struct vault_keys *k = keys_alloc();
+	json_object *o = NULL;
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	r = vj_parse(buf, len, &o);
+	if (!r)
+		r = parse_header(o, k);
+	if (!r && unwrap) {
+		r = kek_load(kek_file ? kek_file : k->kek_file, &k->kek);
+		if (!r && (k->kek->mode != k->mode ||
+			   memcmp(k->kek->fp, k->fp, KEK_FP_LEN)))
+			r = -EKEYREJECTED;
+		if (!r)
+			r = unwrap_hex(k, o, "mac_key", k->mac);
+	}
+	if (!r)
+		r = parse_deks(o, k, unwrap);
+	json_object_put(o);
+	if (r < 0) {
+		keys_free(k);
+		return r;
+	}
+	*out = k;
+	return 0;
+}
+
+int keys_peek(const void *buf, size_t len, struct vault_keys **out)
+{
+	return keys_parse(buf, len, NULL, 0, out);
+}
+
+int keys_open(const void *buf, size_t len, const char *kek_file,
+	      struct vault_keys **out)
+{
+	return keys_parse(buf, len, kek_file, 1, out);
+}
+
+const uint8_t *keys_dek(const struct vault_keys *k, uint8_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < k->ndeks; i++)
+		if (k->dek_id[i] == id)
+			return k->dek[i];
+	return NULL;
+}
+
+void keys_free(struct vault_keys *k)
+{
+	unsigned int i;
+
+	if (!k)
+		return;
+	for (i = 0; i < VAULT_MAX_DEKS; i++)
+		secmem_free(k->dek[i]);
+	secmem_free(k->mac);
+	kek_free(k->kek);
+	free(k);
+}

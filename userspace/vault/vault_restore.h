@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef CRYPTSNAP_VAULT_RESTORE_H
+#define CRYPTSNAP_VAULT_RESTORE_H
+
+/*
+ * Reads a recovery point back: every segment and chunk is decrypted and
+ * authenticated before a byte of it is written.  Also the engine behind
+ * verify (no target, ids recomputed, keep going to count damage).
+ * Workers take whole segments; runs of chunks stored back to back in a
+ * pack are read with one request.
+ */
+#include <stdint.h>
+
+#include "vault/vault.h"
+#include "vault/vault_bindex.h"
+#include "vault/vault_manifest.h"
+
+struct vault_restore_opts {
+	int fd;			/* target, or -1 to only check */
+	int target_zeroed;	/* target reads as zeros: skip zero chunks */
+	int check_ids;		/* recompute each chunk's HMAC id */
+	int keep_going;		/* count damage instead of stopping */
+	unsigned int threads;	/* 0: one per CPU */
+	uint64_t limit;		/* bytes: only the image's first limit bytes
+				 * (whole chunks); 0: the whole image */
+};
+
+struct vault_restore_result {
+	uint64_t bytes_done;		/* progress, updated while running */
+	uint64_t chunks_bad;
+	uint64_t first_bad_chunk;
+	int first_err;
+};
+
+/* 0, or the first error; with keep_going, -EBADMSG when anything is bad. */
+int vault_restore_run(struct vault *v, struct bindex *bi, const struct manifest *m,
+		      const struct vault_restore_opts *o,
+		      struct vault_restore_result *res);
+
+#endif
