@@ -17,6 +17,7 @@
 #include "vault/vault.h"
 #include "vault/vault_bindex.h"
 #include "vault/vault_blob.h"
+#include "vault/vault_escrow.h"
 #include "vault/vault_keys.h"
 #include "vault/vault_manifest.h"
 #include "vault/vault_retention.h"
@@ -315,6 +316,57 @@ static void test_util_parsers(void **state)
 	assert_false(disk_name_valid(""));
 }
 
+/* A LUKS header escrowed as a reference into the point's own image. */
+static void test_escrow_image_slot(void **state)
+{
+	static uint8_t hdr[20000];
+	struct manifest m, back;
+	struct escrow_slot *e;
+	uint64_t n;
+	char *s, *p;
+	size_t len;
+
+	memset(hdr, 0x5c, sizeof(hdr));
+	make_manifest(&m);
+	e = &m.escrow[1];
+	assert_int_equal(escrow_seal(NULL, NULL, m.id, "luks-header", ESCROW_IMAGE, hdr,
+				     sizeof(hdr), e), 0);
+	m.nescrow = 2;
+	assert_int_equal(e->len, ESCROW_IMAGE_LEN);
+	assert_int_equal(escrow_image_len(e, &n), 0);
+	assert_int_equal(n, sizeof(hdr));
+	assert_int_equal(escrow_image_check(e, hdr, sizeof(hdr)), 0);
+	hdr[19999] ^= 1;
+	assert_int_equal(escrow_image_check(e, hdr, sizeof(hdr)), -EBADMSG);
+	hdr[19999] ^= 1;
+	assert_int_equal(escrow_image_check(e, hdr, sizeof(hdr) - 1), -EBADMSG);
+	assert_int_equal(escrow_open(NULL, NULL, m.id, e, (uint8_t **)&p, &len), -EOPNOTSUPP);
+
+	assert_int_equal(manifest_encode(&m, &s, &len), 0);
+	assert_int_equal(manifest_decode(s, len, 65536, 4096, &back), 0);
+	assert_int_equal(back.escrow[1].kind, ESCROW_IMAGE);
+	assert_int_equal(escrow_image_check(&back.escrow[1], hdr, sizeof(hdr)), 0);
+	manifest_free(&back);
+	/* A hostile slot: wrong length, or wraps on an image slot. */
+	p = strstr(s, "\"kind\":\"image\"");
+	assert_non_null(p);
+	p = strstr(p, "\"data\"");
+	assert_non_null(p);
+	p = strchr(p + 7, '"');
+	p[1] = '0';		/* still hex; decoded length unchanged: accepted */
+	assert_int_equal(manifest_decode(s, len, 65536, 4096, &back), 0);
+	manifest_free(&back);
+	memmove(p + 1, p + 3, strlen(p + 3) + 1);	/* one byte short */
+	assert_int_equal(manifest_decode(s, strlen(s), 65536, 4096, &back), -EUCLEAN);
+	free(s);
+	/* A zero or oversized length is refused before any read. */
+	memset(e->data, 0, 8);
+	assert_int_equal(escrow_image_len(e, &n), -EUCLEAN);
+	memset(e->data, 0xff, 8);
+	assert_int_equal(escrow_image_len(e, &n), -EUCLEAN);
+	manifest_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_bindex_roundtrip_hostile),
 		cmocka_unit_test(test_manifest_roundtrip),
 		cmocka_unit_test(test_manifest_hostile),
+		cmocka_unit_test(test_escrow_image_slot),
 		cmocka_unit_test(test_blob_binding),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_util_parsers),

@@ -119,7 +119,7 @@ static int begin(struct bk *b)
 	char num[32], hex[LUKS_META_HASH_HEX];
 	int r;
 
-	esc[0] = (struct vault_escrow_in){ .name = "luks-header", .kind = ESCROW_DEK,
+	esc[0] = (struct vault_escrow_in){ .name = "luks-header", .kind = ESCROW_IMAGE,
 					   .data = b->header, .len = b->header_len };
 	esc[1] = (struct vault_escrow_in){ .name = "key", .kind = ESCROW_KEK,
 					   .data = b->key, .len = b->key_len };

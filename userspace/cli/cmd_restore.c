@@ -89,8 +89,8 @@ static int parse(int argc, char **argv, struct restore_args *a)
 	return EXIT_OK;
 }
 
-static int write_escrow(struct vault *v, struct blob_ctx *c, const struct manifest *m,
-			const char *dir)
+static int write_escrow(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+			const struct manifest *m, const char *dir)
 {
 	unsigned int i;
 	int r = 0;
@@ -103,7 +103,7 @@ static int write_escrow(struct vault *v, struct blob_ctx *c, const struct manife
 		size_t len;
 		int fd;
 
-		r = escrow_open(v, c, m->id, &m->escrow[i], &data, &len);
+		r = vault_restore_escrow(v, bi, c, m, &m->escrow[i], &data, &len);
 		if (r < 0)
 			return fail("restore", r, "escrow slot %s", m->escrow[i].name);
 		snprintf(path, sizeof(path), "%s/%s", dir, m->escrow[i].name);
@@ -214,7 +214,7 @@ static int run(struct restore_args *a, struct vault *v)
 	else
 		r = do_restore(a, v, &m, &bi);
 	if (!r && a->escrow_dir)
-		r = write_escrow(v, &c, &m, a->escrow_dir);
+		r = write_escrow(v, &bi, &c, &m, a->escrow_dir);
 	if (!r) {
 		format_bytes(m.image_size, sz, sizeof(sz));
 		printf("restored point %s of disk %s (%s) to %s\n", m.id, m.disk, sz, a->to);

@@ -350,31 +350,57 @@ int vault_backup_read_back(struct vault_backup *vb, int fd, uint64_t limit)
 	return r;
 }
 
+/* An image slot's bytes, from the stored image through a fresh index. */
+static int open_image_slot(struct vault_backup *vb, const struct escrow_slot *e,
+			   uint8_t *buf, size_t len)
+{
+	struct bindex bi;
+	int r = bindex_init(&bi);
+
+	if (r)
+		return r;
+	r = vault_index_load(vb->v, &bi, NULL);
+	if (!r)
+		r = vault_restore_head(vb->v, &bi, &vb->m, buf, len);
+	if (!r)
+		r = escrow_image_check(e, buf, len);
+	bindex_free(&bi);
+	return r;
+}
+
 int vault_backup_open_escrow(struct vault_backup *vb, const char *name,
 			     uint8_t **data, size_t *len)
 {
 	const struct escrow_slot *e = NULL;
 	unsigned int i;
+	uint64_t n = 0;
 	uint8_t *buf;
-	int r;
+	int r = 0;
 
 	for (i = 0; vb->sealed && i < vb->m.nescrow; i++)
 		if (!strcmp(vb->m.escrow[i].name, name))
 			e = &vb->m.escrow[i];
 	if (!e)
 		return -ENOENT;
-	if (e->len < BLOB_OVERHEAD)
-		return -EBADMSG;
-	buf = secmem_alloc(MAX(e->len - BLOB_OVERHEAD, (size_t)1));
+	if (e->kind == ESCROW_IMAGE)
+		r = escrow_image_len(e, &n);
+	else if (e->len < BLOB_OVERHEAD)
+		r = -EBADMSG;
+	else
+		n = e->len - BLOB_OVERHEAD;
+	if (r)
+		return r;
+	buf = secmem_alloc(MAX(n, (uint64_t)1));
 	if (!buf)
 		return -ENOMEM;
-	r = escrow_open_buf(vb->v, &vb->ctx, vb->m.id, e, buf);
+	r = e->kind == ESCROW_IMAGE ? open_image_slot(vb, e, buf, n) :
+	    escrow_open_buf(vb->v, &vb->ctx, vb->m.id, e, buf);
 	if (r) {
 		secmem_free(buf);
 		return r;
 	}
 	*data = buf;
-	*len = e->len - BLOB_OVERHEAD;
+	*len = n;
 	return 0;
 }
 

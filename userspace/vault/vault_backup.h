@@ -21,7 +21,7 @@ struct vault_backup;
 
 struct vault_escrow_in {
 	const char *name;
-	int kind;			/* ESCROW_DEK or ESCROW_KEK */
+	int kind;			/* ESCROW_DEK, ESCROW_KEK or ESCROW_IMAGE */
 	const uint8_t *data;
 	size_t len;
 };

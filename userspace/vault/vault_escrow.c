@@ -6,6 +6,7 @@
 
 #include "lib/crypto.h"
 #include "lib/secmem.h"
+#include "lib/util.h"
 #include "vault/vault_escrow.h"
 #include "vault/vault_kek.h"
 #include "vault/vault_keys.h"
@@ -47,6 +48,41 @@ static int seal_kek_slot(struct vault *v, const uint8_t *id, const uint8_t *data
 	return r;
 }
 
+/* An image slot: the length (little-endian, like every vault integer) and
+ * the SHA-256 of the bytes at the start of the point's image. */
+static int seal_image_slot(const uint8_t *data, size_t len, struct escrow_slot *e)
+{
+	e->len = ESCROW_IMAGE_LEN;
+	e->data = malloc(e->len);
+	if (!e->data)
+		return -ENOMEM;
+	put_le64(e->data, len);
+	return crypto_sha256(data, len, e->data + 8);
+}
+
+int escrow_image_len(const struct escrow_slot *e, uint64_t *len)
+{
+	if (e->kind != ESCROW_IMAGE || e->len != ESCROW_IMAGE_LEN)
+		return -EINVAL;
+	*len = get_le64(e->data);
+	return *len && *len <= ESCROW_DATA_MAX ? 0 : -EUCLEAN;
+}
+
+int escrow_image_check(const struct escrow_slot *e, const uint8_t *data, size_t len)
+{
+	uint8_t sum[32];
+	uint64_t want;
+	int r = escrow_image_len(e, &want);
+
+	if (!r && want != len)
+		r = -EBADMSG;
+	if (!r)
+		r = crypto_sha256(data, len, sum);
+	if (!r && memcmp(sum, e->data + 8, 32))
+		r = -EBADMSG;
+	return r;
+}
+
 int escrow_seal(struct vault *v, struct blob_ctx *c, const char *point_id,
 		const char *name, int kind, const uint8_t *data, size_t len,
 		struct escrow_slot *e)
@@ -59,6 +95,8 @@ int escrow_seal(struct vault *v, struct blob_ctx *c, const char *point_id,
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	e->kind = kind;
+	if (kind == ESCROW_IMAGE)
+		return seal_image_slot(data, len, e);
 	e->len = len + BLOB_OVERHEAD;
 	e->data = malloc(e->len);
 	if (!e->data)
@@ -98,6 +136,8 @@ int escrow_open_buf(struct vault *v, struct blob_ctx *c, const char *point_id,
 	uint8_t id[BLOB_ID_LEN], *key;
 	int r;
 
+	if (e->kind == ESCROW_IMAGE)
+		return -EOPNOTSUPP;	/* in the image: vault_restore_escrow() */
 	if (e->len < BLOB_OVERHEAD)
 		return -EBADMSG;
 	r = slot_id(point_id, e->name, id);
@@ -119,6 +159,8 @@ int escrow_open(struct vault *v, struct blob_ctx *c, const char *point_id,
 	uint8_t *out;
 	int r;
 
+	if (e->kind == ESCROW_IMAGE)
+		return -EOPNOTSUPP;
 	if (e->len < BLOB_OVERHEAD)
 		return -EBADMSG;
 	out = malloc(e->len - BLOB_OVERHEAD + 1);

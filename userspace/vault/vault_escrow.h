@@ -3,8 +3,9 @@
 #define CRYPTSNAP_VAULT_ESCROW_H
 
 /*
- * Escrow slots: opaque secrets stored with a recovery point.  ESCROW_DEK
- * slots (the LUKS header backup) are sealed with the vault DEK; ESCROW_KEK
+ * Escrow slots: opaque secrets stored with a recovery point.  ESCROW_IMAGE
+ * slots (the LUKS header area) point into the point's own image; ESCROW_DEK
+ * slots (headers of points stored before that) are sealed with the vault DEK; ESCROW_KEK
  * slots (passphrase, keyfile) are sealed with a random slot key that is
  * wrapped by the KEK, so a KEK rotation re-wraps 32 bytes per slot.
  */
@@ -24,6 +25,14 @@ int escrow_open(struct vault *v, struct blob_ctx *c, const char *point_id,
  * secure memory); c may be NULL for an ESCROW_KEK slot. */
 int escrow_open_buf(struct vault *v, struct blob_ctx *c, const char *point_id,
 		    const struct escrow_slot *e, uint8_t *out);
+/*
+ * ESCROW_IMAGE slots hold no bytes of their own: the length they name
+ * (0 < len <= ESCROW_DATA_MAX, else -EUCLEAN) is read from the start of
+ * the point's image (vault_restore_escrow()) and must match the SHA-256
+ * they record (check: 0, or -EBADMSG).  escrow_open*() refuse them.
+ */
+int escrow_image_len(const struct escrow_slot *e, uint64_t *len);
+int escrow_image_check(const struct escrow_slot *e, const uint8_t *data, size_t len);
 /* Adds a wrapping of the slot key under new_kek as generation new_gen. */
 int escrow_rewrap(struct vault *v, struct escrow_slot *e,
 		  const struct vault_kek *new_kek, uint32_t new_gen);

@@ -66,7 +66,7 @@ json_object *escrow_slot_json(const struct escrow_slot *e)
 
 	json_object_object_add(o, "name", json_object_new_string(e->name));
 	json_object_object_add(o, "kind", json_object_new_string(
-		e->kind == ESCROW_DEK ? "dek" : "kek"));
+		e->kind == ESCROW_DEK ? "dek" : e->kind == ESCROW_IMAGE ? "image" : "kek"));
 	vj_add_hex(o, "data", e->data, e->len);
 	for (i = 0; i < e->nwraps; i++) {
 		json_object *x = json_object_new_object();
@@ -182,9 +182,13 @@ int escrow_slot_decode(json_object *x, struct escrow_slot *e)
 		e->kind = ESCROW_DEK;
 	else if (!strcmp(kind, "kek"))
 		e->kind = ESCROW_KEK;
+	else if (!strcmp(kind, "image"))
+		e->kind = ESCROW_IMAGE;
 	else
 		return -EUCLEAN;
 	r = hex_blob(x, "data", &e->data, &e->len, ESCROW_DATA_MAX + 64);
+	if (!r && e->kind == ESCROW_IMAGE && e->len != ESCROW_IMAGE_LEN)
+		r = -EUCLEAN;
 	if (!r)
 		r = decode_wraps(x, e);
 	if (r < 0)

@@ -24,7 +24,16 @@
 enum escrow_kind {
 	ESCROW_DEK = 1,		/* sealed with the vault DEK (LUKS header) */
 	ESCROW_KEK = 2,		/* sealed with a slot key wrapped by the KEK */
+	/*
+	 * The point's own image holds the bytes: the slot records how many
+	 * from the start of the image and their SHA-256 (ESCROW_IMAGE_LEN
+	 * bytes), so a LUKS header is stored once, by dedup, not once more
+	 * per point.  The manifest is sealed, so the record is authentic.
+	 */
+	ESCROW_IMAGE = 3,
 };
+
+#define ESCROW_IMAGE_LEN	40	/* u64 LE length, SHA-256 */
 
 struct escrow_wrap {
 	uint32_t gen;		/* KEK generation that wrapped the slot key */

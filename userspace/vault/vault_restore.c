@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/util.h"
 #include "vault/vault_blob.h"
+#include "vault/vault_escrow.h"
 #include "vault/vault_points.h"
 #include "vault/vault_restore.h"
 
@@ -292,5 +294,52 @@ int vault_restore_run(struct vault *v, struct bindex *bi, const struct manifest 
 	if (res->chunks_bad)
 		return o->keep_going ? -EBADMSG : res->first_err;
 	res->bytes_done = MIN(rs.nchunks * m->chunk_size, m->image_size);
+	return 0;
+}
+
+int vault_restore_head(struct vault *v, struct bindex *bi, const struct manifest *m,
+		       uint8_t *out, size_t len)
+{
+	struct vault_restore_opts o = { .check_ids = 1, .limit = len, .threads = 1 };
+	struct vault_restore_result res;
+	int r;
+
+	if (!len || len > m->image_size)
+		return -EINVAL;
+	o.fd = memfd_create("cryptsnap-head", MFD_CLOEXEC);
+	if (o.fd < 0)
+		return -errno;
+	r = vault_restore_run(v, bi, m, &o, &res);
+	if (!r)
+		r = pread_full(o.fd, out, len, 0);
+	close(o.fd);
+	return r;
+}
+
+int vault_restore_escrow(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+			 const struct manifest *m, const struct escrow_slot *e,
+			 uint8_t **data, size_t *len)
+{
+	uint64_t n;
+	uint8_t *buf;
+	int r;
+
+	if (e->kind != ESCROW_IMAGE)
+		return escrow_open(v, c, m->id, e, data, len);
+	r = escrow_image_len(e, &n);
+	if (r)
+		return r;
+	buf = malloc(n);
+	if (!buf)
+		return -ENOMEM;
+	r = vault_restore_head(v, bi, m, buf, n);
+	if (!r)
+		r = escrow_image_check(e, buf, n);
+	if (r) {
+		free(buf);
+		return r;
+	}
+	*data = buf;
+	*len = n;
 	return 0;
 }

@@ -37,4 +37,19 @@ int vault_restore_run(struct vault *v, struct bindex *bi, const struct manifest 
 		      const struct vault_restore_opts *o,
 		      struct vault_restore_result *res);
 
+/* The image's first len bytes into out, through the same engine. */
+int vault_restore_head(struct vault *v, struct bindex *bi, const struct manifest *m,
+		       uint8_t *out, size_t len);
+
+/*
+ * Any escrow slot of point m opened as restore hands it out: sealed slots
+ * through escrow_open(), image slots from the image, checked against the
+ * hash they record.  *data is malloc'ed; the caller wipes and frees it.
+ */
+struct blob_ctx;
+struct escrow_slot;
+int vault_restore_escrow(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+			 const struct manifest *m, const struct escrow_slot *e,
+			 uint8_t **data, size_t *len);
+
 #endif
