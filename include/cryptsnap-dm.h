@@ -27,7 +27,7 @@
 #define CRYPTSNAP_TARGET_NAME		"cryptsnap"
 #define CRYPTSNAP_VIEW_TARGET_NAME	"cryptsnap-view"
 #define CRYPTSNAP_VERSION_MAJOR		1
-#define CRYPTSNAP_VERSION_MINOR		1
+#define CRYPTSNAP_VERSION_MINOR		2
 #define CRYPTSNAP_VERSION_PATCH		0
 
 /* Chunk size, in 512-byte sectors: a power of two in [8, 16384] (4 KiB .. 8 MiB). */
@@ -73,6 +73,19 @@
  *	The backup of the change set is stored: clear the set; the base
  *	generation becomes the snapshot's.  Refused (EIO) if the snapshot is
  *	invalid, since its image could not be read completely.
+ *   release <start sector> <sectors>
+ *	The backup no longer needs the snapshot chunks that lie wholly
+ *	inside the range (it has read them, or never needed them).  Origin
+ *	writes to them go straight through from now on, with no copy, and
+ *	view reads of them fail with EIO (logged, rate-limited).  Refused
+ *	(EBUSY) when a view read of the range is in flight, EIO when the
+ *	snapshot is invalid.  Releasing a released chunk is a no-op.
+ *   release_unchanged <keep sectors>
+ *	An incremental backup: release every chunk outside the frozen change
+ *	set, except the first <keep sectors> (the LUKS header area).  Refused
+ *	(EBUSY) while any view read is in flight.  A new snapshot needs every
+ *	chunk until told otherwise, so a tool that never releases gets the
+ *	always-copy behaviour.
  *   abort
  *	The backup failed: merge the change set back into the live map.
  *   reset
@@ -85,6 +98,8 @@
 #define CRYPTSNAP_MSG_COMMIT		"commit"
 #define CRYPTSNAP_MSG_ABORT		"abort"
 #define CRYPTSNAP_MSG_RESET		"reset"
+#define CRYPTSNAP_MSG_RELEASE		"release"
+#define CRYPTSNAP_MSG_RELEASE_UNCHANGED	"release_unchanged"
 
 #define CRYPTSNAP_MSG_MAX_EXTENTS	4096U
 
@@ -104,6 +119,8 @@
  *   8  COW chunks total
  *   9  chunks in the frozen change set
  *  10  change set state: none | pending | committed | aborted
+ *  11  snapshot chunks the backup still needs (0 without a snapshot);
+ *      the COW store never holds more chunks than were needed
  *
  * Incremental backup rule for userspace: after snap_take, if the uuid
  * equals the one stored with the last recovery point and base equals
@@ -121,7 +138,8 @@
 #define CRYPTSNAP_STATUS_COW_TOTAL	8
 #define CRYPTSNAP_STATUS_FROZEN		9
 #define CRYPTSNAP_STATUS_SET_STATE	10
-#define CRYPTSNAP_STATUS_NR_FIELDS	11
+#define CRYPTSNAP_STATUS_NEEDED		11
+#define CRYPTSNAP_STATUS_NR_FIELDS	12
 
 /* Snapshot states and invalidation reasons as printed in status. */
 #define CRYPTSNAP_SNAP_NONE		"none"

@@ -162,6 +162,67 @@ static int set_abort(struct cs_origin *o)
 	return 0;
 }
 
+static int parse_sector(const char *arg, sector_t max, sector_t *v)
+{
+	unsigned long long x;
+
+	if (kstrtoull(arg, 10, &x) || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+/* "release <start sector> <sectors>": the backup is done with the range. */
+static int release(struct cs_origin *o, const char *a_start, const char *a_nr)
+{
+	struct cs_snap *s = current_snap(o);
+	sector_t start, nr;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (parse_sector(a_start, o->dev_sectors, &start) ||
+	    parse_sector(a_nr, o->dev_sectors, &nr))
+		return -EINVAL;
+	if (!s)
+		return -EBUSY;
+	return cs_snap_release(s, start, nr);
+}
+
+/*
+ * "release_unchanged <keep sectors>": an incremental backup needs only its
+ * change set and the first <keep sectors> (the LUKS header).  Releases
+ * every gap between the frozen set's extents after that.  Refused (EBUSY)
+ * while any view read is in flight, before anything is released.
+ */
+static int release_unchanged(struct cs_origin *o, const char *a_keep)
+{
+	struct cs_snap *s = current_snap(o);
+	unsigned int shift = ilog2(o->chunk_sectors);
+	unsigned long c = 0, len;
+	sector_t keep, pos, end;
+	int ret = 0;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (parse_sector(a_keep, o->dev_sectors, &keep))
+		return -EINVAL;
+	if (!s || !o->track.frozen)
+		return -EBUSY;
+	if (cs_snap_view_busy(s))
+		return -EBUSY;
+	for (pos = keep; !ret && pos < o->dev_sectors; pos = max(pos, end)) {
+		c = cs_bitmap_next_extent(o->track.frozen, c, &len);
+		end = len ? min_t(sector_t, (sector_t)c << shift, o->dev_sectors) :
+			    o->dev_sectors;
+		if (end > pos)
+			ret = cs_snap_release(s, pos, end - pos);
+		if (!len)
+			break;
+		c += len;
+		end = min_t(sector_t, (sector_t)c << shift, o->dev_sectors);
+		cond_resched();
+	}
+	return ret;
+}
+
 static int track_reset(struct cs_origin *o)
 {
 	lockdep_assert_held(&o->ctl_lock);
@@ -238,6 +299,10 @@ static int dispatch(struct cs_origin *o, unsigned int argc, char **argv,
 
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_CHANGES))
 		return changes(o, argc, argv, result, maxlen);
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE))
+		return argc == 3 ? release(o, argv[1], argv[2]) : -EINVAL;
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE_UNCHANGED))
+		return argc == 2 ? release_unchanged(o, argv[1]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_SNAP_TAKE))
 		return argc == 2 || argc == 3 ?
 			snap_take(o, argv[1], argc == 3 ? argv[2] : NULL) :

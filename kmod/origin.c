@@ -136,7 +136,7 @@ struct cs_snap *cs_origin_find_snap(dev_t md_dev, char **error)
 void cs_origin_emit_info(struct cs_origin *o, char *result,
 			 unsigned int maxlen)
 {
-	unsigned long used = 0, total = 0;
+	unsigned long used = 0, total = 0, needed = 0;
 	unsigned int sz = 0;
 	struct cs_snap *s;
 
@@ -150,9 +150,11 @@ void cs_origin_emit_info(struct cs_origin *o, char *result,
 	if (s) {
 		sz = cs_snap_emit_state(s, result, maxlen, sz);
 		cs_snap_cow_usage(s, &used, &total);
+		needed = cs_snap_needed(s);
 	} else {
 		DMEMIT(CRYPTSNAP_SNAP_NONE);
 	}
-	DMEMIT(" %lu %lu %lu %s", used, total, o->frozen_chunks, o->set_state);
+	DMEMIT(" %lu %lu %lu %s %lu", used, total, o->frozen_chunks, o->set_state,
+	       needed);
 	mutex_unlock(&o->ctl_lock);
 }

@@ -159,6 +159,11 @@ static struct cs_snap *snap_create(const struct cs_snap_params *p,
 		*error = "Cannot allocate snapshot bitmap";
 		goto err_free;
 	}
+	ret = cs_bitmap_init(&s->released, p->nr_chunks);
+	if (ret) {
+		*error = "Cannot allocate snapshot bitmap";
+		goto err_done;
+	}
 	ret = cs_pool_create(s, error);
 	if (ret)
 		goto err_bitmap;
@@ -176,6 +181,8 @@ err_devices:
 err_pool:
 	cs_pool_destroy(s);
 err_bitmap:
+	cs_bitmap_destroy(&s->released);
+err_done:
 	cs_bitmap_destroy(&s->done);
 err_free:
 	kfree(s);
@@ -240,6 +247,7 @@ static void snap_free(struct kref *kref)
 	cs_pool_destroy(s);
 	cs_bdev_close(&s->origin);
 	cs_bdev_close(&s->cow);
+	cs_bitmap_destroy(&s->released);
 	cs_bitmap_destroy(&s->done);
 	kfree(s);
 }

@@ -56,6 +56,12 @@ int cs_snap_view_map(struct cs_snap *s, struct bio *bio,
 void cs_snap_view_end(struct cs_snap *s, struct cs_view_io *io,
 		      blk_status_t *error);
 
+/* need.c: what the backup still needs (see there). */
+int cs_snap_release(struct cs_snap *s, sector_t start, sector_t nr);
+bool cs_snap_released(struct cs_snap *s, unsigned long chunk);
+bool cs_snap_view_busy(struct cs_snap *s);
+unsigned long cs_snap_needed(const struct cs_snap *s);
+
 bool cs_snap_active(struct cs_snap *s);
 u64 cs_snap_counter(const struct cs_snap *s);
 sector_t cs_snap_sectors(const struct cs_snap *s);

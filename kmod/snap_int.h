@@ -40,6 +40,7 @@
  *  - copy.c: the copy engine and the worker: @pending, @deferred,
  *    @nopages, @copied, @copies, @next_slot, and setting @done bits.
  *  - snap_view.c: view reads: @readers, @parked, @view_ready.
+ *  - need.c: @released, what the backup no longer needs.
  *
  * This header is private to those files; the rest of the module sees
  * snap.h only.
@@ -78,6 +79,7 @@ struct cs_snap {
 	char name[32];
 
 	struct cs_bitmap done;
+	struct cs_bitmap released;	/* need.c: not needed by the backup */
 	struct rb_root exceptions;
 	struct list_head pending;
 	struct list_head readers;

@@ -13,6 +13,7 @@
  *  - Both lists, and the choice where a read goes, are under s->lock, the
  *    lock under which a run changes state, so a read never sees a run
  *    half way between two states.
+ *  - A read of a chunk the backup released (need.c) is refused: EIO.
  *  - map() and end_io never sleep, and end_io may run in interrupt
  *    context: neither submits a bio.  Only the worker (process context)
  *    does, for parked reads.
@@ -22,22 +23,42 @@
 #include <linux/lockdep.h>
 #include <linux/spinlock.h>
 
+#include "cryptsnap.h"
 #include "snap_int.h"
 #include "exc.h"
 #include "copy.h"
 #include "snap_view.h"
 
-/* A registered view read is reading part of @e from the origin. */
-bool cs_snap_view_reader_overlaps(struct cs_snap *s,
-				  const struct cs_exception *e)
+/* A registered view read is reading a chunk in [first, last]. */
+bool cs_snap_view_reading(struct cs_snap *s, unsigned long first,
+			  unsigned long last)
 {
 	struct cs_view_io *io;
 
 	lockdep_assert_held(&s->lock);
 	list_for_each_entry(io, &s->readers, node)
-		if (io->chunk >= e->first && io->chunk <= e->last)
+		if (io->chunk >= first && io->chunk <= last)
 			return true;
 	return false;
+}
+
+/* Any view read in flight at all (process context). */
+bool cs_snap_view_busy(struct cs_snap *s)
+{
+	bool busy;
+
+	spin_lock_irq(&s->lock);
+	busy = !list_empty(&s->readers) || !list_empty(&s->parked) ||
+	       !list_empty(&s->view_ready);
+	spin_unlock_irq(&s->lock);
+	return busy;
+}
+
+/* A registered view read is reading part of @e from the origin. */
+bool cs_snap_view_reader_overlaps(struct cs_snap *s,
+				  const struct cs_exception *e)
+{
+	return cs_snap_view_reading(s, e->first, e->last);
 }
 
 /* View reads parked on @e's COW write may go to COW now (or fail). */
@@ -115,6 +136,12 @@ int cs_snap_view_map(struct cs_snap *s, struct bio *bio,
 	io->registered = false;
 	spin_lock_irqsave(&s->lock, flags);
 	if (s->state != CS_SNAP_ACTIVE) {
+		ret = DM_MAPIO_KILL;
+		goto out;
+	}
+	if (cs_snap_released(s, c)) {
+		DMERR_LIMIT("%s: view read of chunk %lu refused: the backup released it",
+			    s->name, c);
 		ret = DM_MAPIO_KILL;
 		goto out;
 	}

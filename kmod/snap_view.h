@@ -8,6 +8,8 @@ struct cs_snap;
 struct cs_exception;
 struct cs_view_io;
 
+bool cs_snap_view_reading(struct cs_snap *s, unsigned long first,
+			  unsigned long last);
 bool cs_snap_view_reader_overlaps(struct cs_snap *s,
 				  const struct cs_exception *e);
 void cs_snap_view_unpark(struct cs_snap *s, const struct cs_exception *e);

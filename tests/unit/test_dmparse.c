@@ -13,7 +13,7 @@
 #include "sys/dmparse.h"
 
 static const char *good_status =
-	"128 4096 17 0b1e2f3a-1111-4222-8333-944455556666 3 2 active 40 1024 9 pending";
+	"128 4096 17 0b1e2f3a-1111-4222-8333-944455556666 3 2 active 40 1024 9 pending 312";
 
 static void test_status_good(void **state)
 {
@@ -31,22 +31,24 @@ static void test_status_good(void **state)
 	assert_int_equal(st.cow_total, 1024);
 	assert_int_equal(st.frozen, 9);
 	assert_string_equal(st.set_state, "pending");
+	assert_int_equal(st.needed, 312);
 	assert_int_equal(cs_parse_status(
-		"8 1 0 u 0 0 invalid:cow_full 0 0 0 none", &st), 0);
+		"8 1 0 u 0 0 invalid:cow_full 0 0 0 none 0", &st), 0);
 	assert_string_equal(st.snap_state, "invalid:cow_full");
 }
 
 static void test_status_bad(void **state)
 {
 	static const char *bad[] = {
-		"", "128", "128 4096 17 uuid 3 2 active 40 1024 9",	/* short */
-		"128 4096 17 uuid 3 2 active 40 1024 9 pending extra",	/* long */
-		"x 4096 17 uuid 3 2 active 40 1024 9 pending",
-		"0 4096 17 uuid 3 2 active 40 1024 9 pending",		/* no chunk size */
-		"128 4096 5000 uuid 3 2 active 40 1024 9 pending",	/* changed > chunks */
-		"128 4096 1 uuid 3 2 active 2000 1024 9 pending",	/* used > total */
-		"128 4096 1 uuid 2 3 active 0 1024 9 pending",		/* base > counter */
-		"-128 4096 1 uuid 3 2 active 0 1024 9 pending",
+		"", "128", "128 4096 17 uuid 3 2 active 40 1024 9 pending",	/* short */
+		"128 4096 17 uuid 3 2 active 40 1024 9 pending 5 extra",	/* long */
+		"x 4096 17 uuid 3 2 active 40 1024 9 pending 5",
+		"0 4096 17 uuid 3 2 active 40 1024 9 pending 5",		/* no chunk size */
+		"128 4096 5000 uuid 3 2 active 40 1024 9 pending 5",	/* changed > chunks */
+		"128 4096 1 uuid 3 2 active 2000 1024 9 pending 5",	/* used > total */
+		"128 4096 1 uuid 2 3 active 0 1024 9 pending 5",	/* base > counter */
+		"-128 4096 1 uuid 3 2 active 0 1024 9 pending 5",
+		"128 4096 1 uuid 3 2 active 0 1024 9 pending x",	/* needed */
 	};
 	struct origin_status st;
 	size_t i;

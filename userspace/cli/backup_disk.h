@@ -42,6 +42,8 @@ struct bk {
 	struct vault_escrow_in esc[2];
 	struct vault_backup_opts opts;
 	uint64_t bytes_read, chunks_read;
+	uint64_t needed;		/* chunks the snapshot kept for us */
+	uint64_t cow_used;		/* COW chunks used when done reading */
 	double freeze_ms, secs;
 	char point[POINT_ID_MAX];
 };

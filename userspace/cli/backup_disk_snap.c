@@ -146,9 +146,9 @@ int bk_snapshot_invalid(struct bk *b)
 	if (origin_status(b->d.origin, &st) || strncmp(st.snap_state, "invalid", 7))
 		return 0;
 	fail_errno("backup", 0, "snapshot of %s became %s during the backup (COW store of %" PRIu64
-		 " MiB too small for the writes meanwhile? see --cow-size); the VM was not "
-		 "affected and no change is lost", b->d.name, st.snap_state,
-		 (b->cow_size ? b->cow_size : b->d.cow_size) >> 20);
+		 " MiB, or the free space of %s, too small for the writes meanwhile? see "
+		 "--cow-size); the VM was not affected and no change is lost", b->d.name,
+		 st.snap_state, (b->cow_size ? b->cow_size : b->d.cow_size) >> 20, b->d.cow_dir);
 	return 1;
 }
 
@@ -163,7 +163,12 @@ int bk_open_view(struct bk *b)
 	if (r)
 		return bk_snapshot_invalid(b) ? EXIT_FAIL : fail_errno("backup", r, "cannot create the snapshot view");
 	snprintf(b->view_path, sizeof(b->view_path), "/dev/mapper/%s", b->view);
-	b->view_fd = open(b->view_path, O_RDONLY | O_CLOEXEC);
+	/*
+	 * Direct reads: no readahead touches chunks the backup released
+	 * (the kernel refuses those reads), and no page cache is kept of
+	 * a device that is gone after the backup.
+	 */
+	b->view_fd = open(b->view_path, O_RDONLY | O_CLOEXEC | O_DIRECT);
 	if (b->view_fd < 0) {
 		r = -errno;
 		return bk_snapshot_invalid(b) ? EXIT_FAIL : fail_errno("backup", r, "cannot open %s", b->view_path);
@@ -191,7 +196,8 @@ int bk_read_header(struct bk *b)
 		return fail_errno("backup", -EFBIG, "LUKS header area of %s is %" PRIu64
 				  " bytes (at most %u supported)", b->d.name, li.header_area, HEADER_MAX);
 	b->header_len = li.header_area;
-	b->header = malloc(b->header_len);
+	if (posix_memalign((void **)&b->header, 4096, b->header_len))
+		b->header = NULL;
 	if (!b->header)
 		return fail_errno("backup", -ENOMEM, "header of %s", b->d.name);
 	r = pread_full(b->view_fd, b->header, b->header_len, 0);

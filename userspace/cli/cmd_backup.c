@@ -136,7 +136,8 @@ static int parse(int argc, char **argv, struct backup_args *a)
 /* Reads the whole source and feeds the engine. */
 static int scan(struct vault_backup *vb, const struct image *img, uint32_t cs)
 {
-	return feed_range(vb, img->fd, img->size, cs, 0, (img->size + cs - 1) / cs, NULL);
+	return feed_range(vb, img->fd, img->size, cs, 0, (img->size + cs - 1) / cs, NULL,
+			  NULL);
 }
 
 static void report(const struct backup_args *a, const char *id,

@@ -155,13 +155,26 @@ static int begin(struct bk *b)
 	return 0;
 }
 
+/*
+ * A range is in the engine's buffers: the kernel need not keep it any
+ * more, so later writes to it are not copied (cryptsnap-dm.h, release).
+ */
+static int release_read(uint64_t off, uint64_t len, void *arg)
+{
+	struct bk *b = arg;
+	int r = origin_release(b->d.origin, off >> 9, (len + 511) >> 9);
+
+	return r == -EIO ? 0 : r;	/* invalid: copy_chunks() says so */
+}
+
 static int feed_extent(uint64_t start, uint64_t len, void *arg)
 {
 	struct bk *b = arg;
+	struct feed_hook hook = { .read_done = release_read, .arg = b };
 
 	b->chunks_read += len;
 	return feed_range(b->vb, b->view_fd, b->d.size, b->d.chunk_sectors << 9,
-			  start, len, &b->bytes_read);
+			  start, len, &b->bytes_read, &hook);
 }
 
 static uint64_t header_chunks(const struct bk *b)
@@ -189,15 +202,24 @@ static int copy_chunks(struct bk *b)
 {
 	uint32_t cs = b->d.chunk_sectors << 9;
 	uint64_t nchunks = (b->d.size + cs - 1) / cs;
+	struct origin_status st;
 	int r;
 
 	if (b->incremental) {
-		r = feed_extent(0, header_chunks(b), b);
+		/* Only the change set and the header are needed from here on. */
+		r = origin_release_unchanged(b->d.origin, (header_chunks(b) * cs) >> 9);
+		if (!r && !origin_status(b->d.origin, &st))
+			b->needed = st.needed;
+		if (!r)
+			r = feed_extent(0, header_chunks(b), b);
 		if (!r)
 			r = origin_changes(b->d.origin, nchunks, feed_change, b);
 	} else {
+		b->needed = nchunks;
 		r = feed_extent(0, nchunks, b);
 	}
+	if (!origin_status(b->d.origin, &st))
+		b->cow_used = st.cow_used;
 	/* Reads that raced an invalidation may have succeeded: check after. */
 	if (bk_snapshot_invalid(b))
 		return EXIT_FAIL;
@@ -334,6 +356,8 @@ static void report(const struct bk *b)
 		json_object_object_add(o, "chunks_read", json_object_new_uint64(b->chunks_read));
 		json_object_object_add(o, "bytes_read", json_object_new_uint64(b->bytes_read));
 		json_object_object_add(o, "bytes_new", json_object_new_uint64(st.bytes_new));
+		json_object_object_add(o, "chunks_needed", json_object_new_uint64(b->needed));
+		json_object_object_add(o, "cow_chunks_used", json_object_new_uint64(b->cow_used));
 		json_object_object_add(o, "freeze_ms", json_object_new_double(b->freeze_ms));
 		json_object_object_add(o, "seconds", json_object_new_double(b->secs));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));

@@ -24,8 +24,6 @@
 #include "sys/protect.h"
 #include "vault/vault_disk.h"
 
-#define COW_MIN (64ULL << 20)
-#define COW_MAX (64ULL << 30)
 
 struct protect_args {
 	const char *device, *vault, *key_file, *name, *kek, *cow_dir;
@@ -48,8 +46,9 @@ static void protect_usage(FILE *f)
 		"  --kek FILE        KEK file instead of the one recorded in the vault\n"
 		"  --cow-dir DIR     where snapshot COW files go (default %s/cow);\n"
 		"                    must not live on the protected disk\n"
-		"  --cow-size SIZE   COW store size (default: a quarter of the disk,\n"
-		"                    64 MiB .. 64 GiB; sparse)\n"
+		"  --cow-size SIZE   COW store size (default: the disk's size, sparse: it\n"
+		"                    only ever holds chunks the backup still needs that\n"
+		"                    are overwritten before it reads them)\n"
 		"  --chunk-size SIZE tracking chunk (default: the vault's chunk size)\n"
 		"  --pre-freeze FILE / --post-thaw FILE   scripts run around each snapshot\n",
 		disk_state_dir());
@@ -137,7 +136,13 @@ static int protect_state(const struct protect_args *a, const struct resolved *r,
 		return fail_errno("protect", -EIO, "cannot size %s", r->backing);
 	snprintf(cow, sizeof(cow), "%s/cow", disk_state_dir());
 	snprintf(d->cow_dir, sizeof(d->cow_dir), "%s", a->cow_dir ? a->cow_dir : cow);
-	d->cow_size = a->cow_size ? a->cow_size : MIN(MAX(d->size / 4, COW_MIN), COW_MAX);
+	/*
+	 * The kernel copies only chunks the backup still needs (its change
+	 * set, or for a full backup what it has not read yet), so a sparse
+	 * store as large as the disk never fills up logically; what it takes
+	 * on the COW file system is bounded by that set.
+	 */
+	d->cow_size = a->cow_size ? a->cow_size : d->size;
 	snprintf(d->pre_freeze, sizeof(d->pre_freeze), "%s", a->pre ? a->pre : "");
 	snprintf(d->post_thaw, sizeof(d->post_thaw), "%s", a->post ? a->post : "");
 	d->created = time(NULL);

@@ -17,10 +17,10 @@ int cs_parse_status(const char *p, struct origin_status *st)
 {
 	int end = 0;
 	int n = sscanf(p, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %39s %" SCNu64
-		       " %" SCNu64 " %63s %" SCNu64 " %" SCNu64 " %" SCNu64 " %15s %n",
+		       " %" SCNu64 " %63s %" SCNu64 " %" SCNu64 " %" SCNu64 " %15s %" SCNu64 " %n",
 		       &st->chunk_sectors, &st->chunks, &st->changed, st->uuid,
 		       &st->counter, &st->base, st->snap_state, &st->cow_used,
-		       &st->cow_total, &st->frozen, st->set_state, &end);
+		       &st->cow_total, &st->frozen, st->set_state, &st->needed, &end);
 
 	if (n != CRYPTSNAP_STATUS_NR_FIELDS || !end || p[end] || strchr(p, '-') == p)
 		return -EPROTO;

@@ -12,6 +12,7 @@ struct origin_status {
 	char snap_state[64];		/* none | active | invalid:<reason> */
 	uint64_t cow_used, cow_total, frozen;
 	char set_state[16];
+	uint64_t needed;		/* snapshot chunks the backup still needs */
 };
 
 /* -EPROTO unless exactly the documented fields are there. */

@@ -61,6 +61,24 @@ int origin_snap_take(const char *name, const char *cow_dev)
 	return csdm_message(name, msg, NULL);
 }
 
+int origin_release(const char *name, uint64_t start, uint64_t sectors)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "%s %" PRIu64 " %" PRIu64, CRYPTSNAP_MSG_RELEASE,
+		 start, sectors);
+	return csdm_message(name, msg, NULL);
+}
+
+int origin_release_unchanged(const char *name, uint64_t keep_sectors)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "%s %" PRIu64, CRYPTSNAP_MSG_RELEASE_UNCHANGED,
+		 keep_sectors);
+	return csdm_message(name, msg, NULL);
+}
+
 int origin_snap_drop(const char *name)
 {
 	return csdm_message(name, CRYPTSNAP_MSG_SNAP_DROP, NULL);

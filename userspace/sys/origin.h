@@ -20,6 +20,10 @@ int origin_create(const char *name, const char *backing, uint64_t sectors,
 int origin_status(const char *name, struct origin_status *st);
 int origin_snap_take(const char *name, const char *cow_dev);
 int origin_snap_drop(const char *name);
+/* The backup no longer needs the range / anything outside its change set
+ * and the first keep_sectors (see cryptsnap-dm.h). */
+int origin_release(const char *name, uint64_t start, uint64_t sectors);
+int origin_release_unchanged(const char *name, uint64_t keep_sectors);
 int origin_commit(const char *name);
 int origin_abort(const char *name);
 

@@ -3,7 +3,8 @@
 #include "vault/backup_feed.h"
 
 int feed_range(struct vault_backup *vb, int fd, uint64_t img_size, uint32_t cs,
-	       uint64_t first, uint64_t count, uint64_t *bytes_read)
+	       uint64_t first, uint64_t count, uint64_t *bytes_read,
+	       const struct feed_hook *hook)
 {
 	uint32_t per = vault_backup_batch_chunks(vb);
 	uint64_t c = first, end = first + count;
@@ -17,6 +18,8 @@ int feed_range(struct vault_backup *vb, int fd, uint64_t img_size, uint32_t cs,
 		if (!buf)
 			return vault_backup_submit(vb, NULL, 0, 0);
 		r = pread_full(fd, buf, (size_t)len, off);
+		if (!r && hook)
+			r = hook->read_done(off, len, hook->arg);
 		if (r < 0) {
 			vault_backup_submit(vb, buf, c, 0);
 			return r;
