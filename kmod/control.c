@@ -63,6 +63,10 @@ static int parse_cow_chunk(struct cs_origin *o, const char *arg,
 		    sectors > CRYPTSNAP_CHUNK_SECTORS_MAX ||
 		    sectors > o->dev_sectors))
 		return -EINVAL;
+	/* The snapshot's bitmaps are allocated while dm-crypt is suspended. */
+	if (DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors) >
+	    min_t(u64, CRYPTSNAP_MAX_CHUNKS, ULONG_MAX))
+		return -EINVAL;
 	p->chunk_shift = ilog2(sectors);
 	p->nr_chunks = DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors);
 	return 0;
@@ -120,6 +124,13 @@ void cs_origin_detach_snap(struct cs_origin *o)
 		return;
 	if (o->track.frozen)
 		cs_track_abort(&o->track);
+	/*
+	 * Stop it before unpublishing it: from here on view reads fail.
+	 * Otherwise, between the pointer going away and shutdown, origin
+	 * writes would skip the copy while the still ACTIVE view went on
+	 * reading those chunks from the origin: a torn image, reported good.
+	 */
+	cs_snap_stop(s);
 	RCU_INIT_POINTER(o->snap, NULL);
 	synchronize_rcu();
 	cs_snap_shutdown(s);
@@ -148,6 +159,7 @@ static int set_commit(struct cs_origin *o)
 	if (!cs_snap_active(s))
 		return -EIO;
 	cs_track_commit(&o->track);
+	o->frozen_chunks = 0;
 	o->set_state = CRYPTSNAP_SET_COMMITTED;
 	return 0;
 }
@@ -158,6 +170,7 @@ static int set_abort(struct cs_origin *o)
 	if (!current_snap(o) || !o->track.frozen)
 		return -EBUSY;
 	cs_track_abort(&o->track);
+	o->frozen_chunks = 0;
 	o->set_state = CRYPTSNAP_SET_ABORTED;
 	return 0;
 }

@@ -5,6 +5,7 @@
  */
 #include <linux/module.h>
 
+#include "cryptsnap-dm.h"
 #include "cryptsnap.h"
 
 static int __init cryptsnap_init(void)
@@ -37,3 +38,6 @@ module_exit(cryptsnap_exit);
 MODULE_DESCRIPTION(DM_NAME " change tracking and COW snapshots under dm-crypt");
 MODULE_AUTHOR("cryptsnap developers");
 MODULE_LICENSE("GPL");
+/* dm asks for "dm-<target>": make both target names load this module. */
+MODULE_ALIAS("dm-" CRYPTSNAP_TARGET_NAME);
+MODULE_ALIAS("dm-" CRYPTSNAP_VIEW_TARGET_NAME);

@@ -67,6 +67,14 @@ void cs_snap_stop_locked(struct cs_snap *s, enum cs_snap_state state,
 	cs_copy_kick(s);
 }
 
+/* Process context: the snapshot is dropped; views fail from now on. */
+void cs_snap_stop(struct cs_snap *s)
+{
+	spin_lock_irq(&s->lock);
+	cs_snap_stop_locked(s, CS_SNAP_DROPPED, NULL);
+	spin_unlock_irq(&s->lock);
+}
+
 /* ---- life cycle -------------------------------------------------------- */
 
 static int open_devices(struct cs_snap *s, const struct cs_snap_params *p,

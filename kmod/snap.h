@@ -45,6 +45,7 @@ struct cs_write_io {
 
 struct cs_snap *cs_snap_create(const struct cs_snap_params *p,
 			       char **error);
+void cs_snap_stop(struct cs_snap *s);
 void cs_snap_shutdown(struct cs_snap *s);
 void cs_snap_get(struct cs_snap *s);
 void cs_snap_put(struct cs_snap *s);
