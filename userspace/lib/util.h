@@ -60,7 +60,6 @@ static inline uint32_t chunk_len(uint32_t chunk_size, uint64_t image_size, uint6
 
 /* "YYYYMMDDTHHMMSSZ-<8 hex>": time t (UTC) and 32 random bits, the form of
  * point, job and log ids; sorts by time. */
-#define TIME_ID_LEN	26
 void make_time_id(int64_t t, char *out, size_t len);
 
 /* 1 when host is this machine and no process pid runs on it: a stale
