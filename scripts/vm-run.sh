@@ -27,6 +27,9 @@ VMLINUZ=/boot/vmlinuz-$KVER
 
 WORK=$(mktemp -d /var/tmp/cryptsnap-vm.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+# The benchmark compares against restic inside the guest.
+[ $mode = bench ] && [ -x /usr/bin/restic ] &&
+	export CRYPTSNAP_EXTRA_BINS="${CRYPTSNAP_EXTRA_BINS:-} /usr/bin/restic"
 bash "$TOP/scripts/mkinitramfs.sh" "$KVER" "$WORK/initrd.zst" || exit 2
 
 # Blank disks, sparse, on the host: they cost guest RAM nothing.  The
