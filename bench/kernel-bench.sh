@@ -25,6 +25,7 @@
 # fresh in every run, so "snap" and "dmsnap" include first-write copies;
 # on the 4 GiB bench disks most random writes are first writes.
 set -u
+[ "${BENCH_ONLY:-kernel}" = kernel ] || exit 0	# BENCH_ONLY=incremental skips it
 ROUNDS=${ROUNDS:-3}
 RT=${RT:-20}
 DEV=/dev/vda COW=/dev/vdb META=/dev/vdd
