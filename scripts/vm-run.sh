@@ -8,7 +8,7 @@
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-mode=check only='[0-9][0-9]-*' tmo=2400 envs=
+mode=check only='[0-9][0-9]-*' tmo=3600 envs=
 while [ $# -gt 1 ]; do
 	case $1 in
 	--check) mode=check ;;
