@@ -326,30 +326,6 @@ int vault_backup_seal(struct vault_backup *vb)
 	return r;
 }
 
-/*
- * The restore engine over a fresh copy of the vault's index: nothing of
- * this backup's memory (its index, its buffers) stands in for the stored
- * bytes.
- */
-int vault_backup_read_back(struct vault_backup *vb, int fd, uint64_t limit)
-{
-	struct vault_restore_opts o = { .fd = fd, .check_ids = 1, .limit = limit };
-	struct vault_restore_result res;
-	struct bindex bi;
-	int r;
-
-	if (!vb->sealed)
-		return -EINVAL;
-	r = bindex_init(&bi);
-	if (r)
-		return r;
-	r = vault_index_load(vb->v, &bi, NULL);
-	if (!r)
-		r = vault_restore_run(vb->v, &bi, &vb->m, &o, &res);
-	bindex_free(&bi);
-	return r;
-}
-
 /* An image slot's bytes, from the stored image through a fresh index. */
 static int open_image_slot(struct vault_backup *vb, const struct escrow_slot *e,
 			   uint8_t *buf, size_t len)

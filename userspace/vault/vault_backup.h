@@ -72,13 +72,12 @@ int vault_backup_finish(struct vault_backup *vb, char point_id[POINT_ID_MAX]);
  * finish() in steps, for a caller that must check what is stored before
  * the point becomes visible.  seal() makes packs, segments, index and
  * escrow slots durable; no point is visible yet (no manifest).  Then
- * read_back() writes the image's first limit bytes (0: all) to fd through
- * the restore engine and a freshly loaded index, and open_escrow() opens
- * a sealed slot into secmem (the caller frees it with secmem_free), both
- * exactly as a later restore would.  commit() publishes the point.
+ * open_escrow() opens a slot into secmem (the caller frees it with
+ * secmem_free) exactly as a later restore would: an image slot from the
+ * stored image, through the restore engine and a freshly loaded index.
+ * commit() publishes the point.
  */
 int vault_backup_seal(struct vault_backup *vb);
-int vault_backup_read_back(struct vault_backup *vb, int fd, uint64_t limit);
 int vault_backup_open_escrow(struct vault_backup *vb, const char *name,
 			     uint8_t **data, size_t *len);
 int vault_backup_commit(struct vault_backup *vb, char point_id[POINT_ID_MAX]);
