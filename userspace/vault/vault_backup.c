@@ -337,9 +337,7 @@ static int open_image_slot(struct vault_backup *vb, const struct escrow_slot *e,
 		return r;
 	r = vault_index_load(vb->v, &bi, NULL);
 	if (!r)
-		r = vault_restore_head(vb->v, &bi, &vb->m, buf, len);
-	if (!r)
-		r = escrow_image_check(e, buf, len);
+		r = vault_restore_image_slot(vb->v, &bi, &vb->m, e, buf, len);
 	bindex_free(&bi);
 	return r;
 }

@@ -316,6 +316,14 @@ int vault_restore_head(struct vault *v, struct bindex *bi, const struct manifest
 	return r;
 }
 
+int vault_restore_image_slot(struct vault *v, struct bindex *bi, const struct manifest *m,
+			     const struct escrow_slot *e, uint8_t *out, size_t len)
+{
+	int r = vault_restore_head(v, bi, m, out, len);
+
+	return r ? r : escrow_image_check(e, out, len);
+}
+
 int vault_restore_escrow(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 			 const struct manifest *m, const struct escrow_slot *e,
 			 uint8_t **data, size_t *len)
@@ -332,9 +340,7 @@ int vault_restore_escrow(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 	buf = malloc(n);
 	if (!buf)
 		return -ENOMEM;
-	r = vault_restore_head(v, bi, m, buf, n);
-	if (!r)
-		r = escrow_image_check(e, buf, n);
+	r = vault_restore_image_slot(v, bi, m, e, buf, n);
 	if (r) {
 		free(buf);
 		return r;

@@ -41,6 +41,11 @@ int vault_restore_run(struct vault *v, struct bindex *bi, const struct manifest 
 int vault_restore_head(struct vault *v, struct bindex *bi, const struct manifest *m,
 		       uint8_t *out, size_t len);
 
+struct escrow_slot;
+/* An image slot's len bytes (escrow_image_len()) into out, checked. */
+int vault_restore_image_slot(struct vault *v, struct bindex *bi, const struct manifest *m,
+			     const struct escrow_slot *e, uint8_t *out, size_t len);
+
 /*
  * Any escrow slot of point m opened as restore hands it out: sealed slots
  * through escrow_open(), image slots from the image, checked against the
