@@ -27,7 +27,7 @@ BUILD := $(TOP)/build
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
-.PHONY: all tool module modules check check-unit check-cli check-vm check-cloud demo \
+.PHONY: all tool module modules check check-unit check-cli check-hostile check-vm check-cloud demo \
 	demo-vm deps dkms-check bench bench-vm clean print-kvers print-kernels
 all: tool module
 
@@ -60,6 +60,10 @@ check-unit: tool
 
 check-cli: tool
 	$(Q)bash tests/cli/run.sh
+
+# The hostile-vault suite (docs/security.md): host only, no root, no VM.
+check-hostile: tool
+	$(Q)bash tests/hostile/run.sh
 
 check-vm: tool modules
 	$(Q)bash scripts/vm-check.sh $(KVERS)

@@ -7,6 +7,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 CS=${CRYPTSNAP:-$TOP/userspace/cryptsnap}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cryptsnap-cli.XXXXXX")
 export CRYPTSNAP_KEY_DIR=$WORK/keys
+export CRYPTSNAP_STATE_DIR=$WORK/state
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
 # A private copy: a concurrent `make tool` must not swap it mid-run.
