@@ -44,6 +44,10 @@ struct bk {
 	uint64_t bytes_read, chunks_read;
 	uint64_t needed;		/* chunks the snapshot kept for us */
 	uint64_t cow_used;		/* COW chunks used when done reading */
+	uint64_t released_to;		/* bytes [0, released_to) handed back */
+	uint64_t read_to;		/* bytes [0, read_to) read or not needed */
+	double released_at;		/* when the last release was sent */
+	unsigned releases;		/* release messages sent */
 	double freeze_ms, secs;
 	char point[POINT_ID_MAX];
 };

@@ -156,15 +156,44 @@ static int begin(struct bk *b)
 }
 
 /*
- * A range is in the engine's buffers: the kernel need not keep it any
- * more, so later writes to it are not copied (cryptsnap-dm.h, release).
+ * Ranges in the engine's buffers need not be kept by the kernel any more,
+ * so later writes to them are not copied (cryptsnap-dm.h, release).  One
+ * message per read batch costs an ioctl each; a backup of scattered
+ * changes would send one per changed chunk.  Reads go front to back (the
+ * header, then changes in ascending order, or every chunk), and every
+ * chunk below the highest byte read is either read or was never needed,
+ * so one growing range [released_to, read_to) covers them all: it is sent
+ * once it spans RELEASE_BATCH bytes or RELEASE_EVERY seconds have passed,
+ * and once more when reading is done.  Holding a release back only costs
+ * copies, never correctness.
  */
+#define RELEASE_BATCH	(32ULL << 20)
+#define RELEASE_EVERY	0.25
+
+static int release_flush(struct bk *b)
+{
+	uint64_t from = b->released_to, to = b->read_to;
+	int r;
+
+	if (to <= from)
+		return 0;
+	r = origin_release(b->d.origin, from >> 9, (to - from + 511) >> 9);
+	b->releases++;
+	b->released_to = to;
+	b->released_at = now_seconds();
+	return r == -EIO ? 0 : r;	/* invalid: copy_chunks() says so */
+}
+
 static int release_read(uint64_t off, uint64_t len, void *arg)
 {
 	struct bk *b = arg;
-	int r = origin_release(b->d.origin, off >> 9, (len + 511) >> 9);
 
-	return r == -EIO ? 0 : r;	/* invalid: copy_chunks() says so */
+	if (off + len > b->read_to)
+		b->read_to = off + len;
+	if (b->read_to - b->released_to < RELEASE_BATCH &&
+	    now_seconds() - b->released_at < RELEASE_EVERY)
+		return 0;
+	return release_flush(b);
 }
 
 static int feed_extent(uint64_t start, uint64_t len, void *arg)
@@ -218,6 +247,9 @@ static int copy_chunks(struct bk *b)
 		b->needed = nchunks;
 		r = feed_extent(0, nchunks, b);
 	}
+	if (!r)
+		r = release_flush(b);
+	backup_trace_phase("read chunks");
 	if (!origin_status(b->d.origin, &st))
 		b->cow_used = st.cow_used;
 	/* Reads that raced an invalidation may have succeeded: check after. */
@@ -379,6 +411,7 @@ int cmd_backup_disk(int argc, char **argv)
 	r = parse(argc, argv, &b);
 	if (r)
 		return r < 0 ? EXIT_OK : r;
+	backup_trace_phase("start");
 	r = cli_vault("backup", b.d.vault, 1, b.kek ? b.kek : b.d.kek[0] ? b.d.kek : NULL, &b.v);
 	if (r)
 		return r;
@@ -387,32 +420,43 @@ int cmd_backup_disk(int argc, char **argv)
 			     b.v->chunk_size, b.d.chunk_sectors << 9);
 		goto out;
 	}
+	backup_trace_phase("vault open+unlock");
 	r = escrowed_key(&b);
+	backup_trace_phase("escrowed key check");
 	if (!r)
 		r = bk_ensure_origin(&b);
 	if (!r)
 		r = bk_freeze_and_snap(&b);
+	backup_trace_phase("freeze+snapshot");
 	if (!r)
 		r = bk_open_view(&b);
 	if (!r)
 		r = bk_read_header(&b);
+	backup_trace_phase("view+header read");
 	if (!r) {
 		bk_decide_mode(&b);
 		if (!b.incremental)
 			fprintf(stderr, "cryptsnap backup: %s: full scan: %s\n", b.d.name, b.reason);
 		r = begin(&b);
 	}
+	backup_trace_phase("engine begin");
 	if (!r)
 		r = copy_chunks(&b);
+	backup_trace_phase("seal");
 	if (!r)
 		r = prove_stored(&b);
+	backup_trace_phase("prove stored");
 	if (!r)
 		r = commit(&b);
+	backup_trace_phase("commit");
 	b.secs = now_seconds() - t0;
 	if (!r)
 		report(&b);
 out:
 	teardown(&b);
+	backup_trace_phase("teardown");
+	if (getenv("CRYPTSNAP_BACKUP_TRACE"))
+		fprintf(stderr, "backup trace: %u release messages\n", b.releases);
 	vault_close(b.v);
 	return r;
 }

@@ -176,6 +176,19 @@ void monitor_stop(struct monitor *m)
 	m->running = 0;
 }
 
+void backup_trace_phase(const char *name)
+{
+	static double last;
+	double t;
+
+	if (!getenv("CRYPTSNAP_BACKUP_TRACE"))
+		return;
+	t = now_seconds();
+	if (last > 0)
+		fprintf(stderr, "backup trace: phase %-20s %8.3f s\n", name, t - last);
+	last = t;
+}
+
 void backup_trace(struct vault_backup *vb)
 {
 	static const char *const names[BACKUP_STAGES] = {

@@ -48,5 +48,8 @@ double now_seconds(void);
 /* After vault_backup_finish(), with CRYPTSNAP_BACKUP_TRACE set: where the
  * backup's time went, to stderr (bench/vault-bench.sh shows it). */
 void backup_trace(struct vault_backup *vb);
+/* With CRYPTSNAP_BACKUP_TRACE set: "backup trace: phase NAME s" on stderr,
+ * the time since the previous call (the first call starts the clock). */
+void backup_trace_phase(const char *name);
 
 #endif
