@@ -187,6 +187,8 @@ static int run(struct backup_args *a, struct vault *v, const struct image *img)
 	r = vault_backup_begin(v, &o, &vb);
 	if (r < 0) {
 		job_finish(job, r, "begin failed");
+		if (r == -EBUSY)
+			return cli_vault_busy("backup", v, VAULT_LOCK_SHARED, "cannot start backup");
 		return fail("backup", r, "cannot start backup");
 	}
 	monitor_start(&mon, job, vault_backup_progress(vb), img->size, "backup");

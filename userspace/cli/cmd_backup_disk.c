@@ -42,6 +42,7 @@
 #include "cli/cmd_common.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
+#include "sys/disk_lock.h"
 #include "sys/dm.h"
 #include "sys/luks.h"
 #include "vault/backup_feed.h"
@@ -91,6 +92,20 @@ static int parse(int argc, char **argv, struct bk *b)
 	return EXIT_OK;
 }
 
+/* Under the lock, the state as the last holder left it (unprotect may
+ * have removed it meanwhile). */
+static int locked_state(struct bk *b)
+{
+	char name[sizeof(b->d.name)];
+	int r;
+
+	memcpy(name, b->d.name, sizeof(name));
+	r = disk_state_load(name, &b->d);
+	if (r)
+		return fail_errno("backup", r, "unknown disk '%s' (not protected here)", name);
+	return EXIT_OK;
+}
+
 static int escrowed_key(struct bk *b)
 {
 	struct vault_disk_rec rec;
@@ -137,6 +152,8 @@ static int begin(struct bk *b)
 		o->base_point = NULL;
 		r = vault_backup_begin(b->v, o, &b->vb);
 	}
+	if (r == -EBUSY)
+		return cli_vault_busy("backup", b->v, VAULT_LOCK_SHARED, "cannot start the backup");
 	if (r)
 		return fail("backup", r, "cannot start the backup");
 	snprintf(num, sizeof(num), "%" PRIu64, b->st.counter);
@@ -372,16 +389,25 @@ static void report(const struct bk *b)
 
 int cmd_backup_disk(int argc, char **argv)
 {
-	struct bk b = { .view_fd = -1, .cow_fd = -1 };
+	struct bk b = { .view_fd = -1, .cow_fd = -1, .lock_fd = -1 };
 	double t0 = now_seconds();
 	int r;
 
 	r = parse(argc, argv, &b);
 	if (r)
 		return r < 0 ? EXIT_OK : r;
-	r = cli_vault("backup", b.d.vault, 1, b.kek ? b.kek : b.d.kek[0] ? b.d.kek : NULL, &b.v);
+	/* First, before any device or kernel work: a second run would take
+	 * the first one's snapshot for an interrupted run's and drop it. */
+	r = cli_disk_lock("backup", b.d.name, &b.lock_fd);
 	if (r)
 		return r;
+	r = locked_state(&b);
+	if (!r)
+		r = cli_vault("backup", b.d.vault, 1, b.kek ? b.kek : b.d.kek[0] ? b.d.kek : NULL, &b.v);
+	if (r) {
+		disk_unlock(b.lock_fd);
+		return r;
+	}
 	if (b.v->chunk_size != b.d.chunk_sectors << 9) {
 		r = fail_errno("backup", 0, "vault chunk size %u differs from the tracking chunk %u",
 			     b.v->chunk_size, b.d.chunk_sectors << 9);
@@ -414,5 +440,6 @@ int cmd_backup_disk(int argc, char **argv)
 out:
 	teardown(&b);
 	vault_close(b.v);
+	disk_unlock(b.lock_fd);
 	return r;
 }

@@ -225,8 +225,10 @@ int cmd_prune(int argc, char **argv)
 		return r;
 	r = vault_lock(v, VAULT_LOCK_SHARED);
 	if (r < 0) {
+		r = r == -EBUSY ? cli_vault_busy("prune", v, VAULT_LOCK_SHARED, "cannot lock vault")
+				: fail("prune", r, "cannot lock vault");
 		vault_close(v);
-		return fail("prune", r, "cannot lock vault");
+		return r;
 	}
 	r = remove_points(&a, v);
 	vault_lock_release(v);

@@ -256,7 +256,9 @@ int cmd_restore(int argc, char **argv)
 	if (r)
 		return r;
 	r = vault_lock(v, VAULT_LOCK_SHARED);
-	if (r < 0)
+	if (r == -EBUSY)
+		r = cli_vault_busy("restore", v, VAULT_LOCK_SHARED, "cannot lock vault");
+	else if (r < 0)
 		r = fail("restore", r, "cannot lock vault");
 	else
 		r = run(&a, v);

@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "prune", cmd_prune, "remove points by retention rules, then collect garbage" },
 	{ "key", cmd_key, "show or rotate the vault KEK; escrow a disk's new key" },
 	{ "jobs", cmd_jobs, "list backup, restore, verify and key jobs" },
+	{ "lock", cmd_lock, "list the vault's locks; break one whose job is gone" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
