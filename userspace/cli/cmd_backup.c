@@ -106,7 +106,10 @@ static int parse(int argc, char **argv, struct backup_args *a)
 		case 'd': a->disk = optarg; break;
 		case 'k': a->kek = optarg; break;
 		case 'j': a->json = 1; break;
-		case 't': a->threads = (unsigned int)atoi(optarg); break;
+		case 't':
+			if (cli_uint("backup", "--threads", optarg, 1, CLI_THREADS_MAX, &a->threads))
+				return EXIT_USAGE;
+			break;
 		case 'r':
 			if (parse_date(optarg, &a->retain_until) < 0) {
 				fprintf(stderr, "cryptsnap backup: bad date '%s'\n", optarg);

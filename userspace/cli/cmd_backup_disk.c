@@ -71,8 +71,9 @@ static int parse(int argc, char **argv, struct bk *b)
 		case 'k': b->kek = optarg; break;
 		case 'f': b->full = 1; break;
 		case 'c':
-			if (parse_size(optarg, &b->cow_size) || b->cow_size < (1 << 20))
-				return fail_errno("backup", 0, "bad --cow-size '%s' (at least 1M)", optarg), EXIT_USAGE;
+			if (cli_size("backup", "--cow-size", optarg, COW_SIZE_MIN, COW_SIZE_MAX,
+				     &b->cow_size))
+				return EXIT_USAGE;
 			break;
 		case 'j': b->json = 1; break;
 		default:

@@ -93,6 +93,38 @@ int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 	return EXIT_OK;
 }
 
+int cli_uint(const char *cmd, const char *opt, const char *arg, unsigned int min,
+	     unsigned int max, unsigned int *out)
+{
+	int r = parse_uint(arg, min, max, out);
+
+	if (!r)
+		return 0;
+	fprintf(stderr, "cryptsnap %s: bad %s '%s': %s (a whole number, %u..%u)\n", cmd, opt,
+		arg, r == -ERANGE ? "out of range" : "not a number", min, max);
+	return EXIT_USAGE;
+}
+
+int cli_size(const char *cmd, const char *opt, const char *arg, uint64_t min,
+	     uint64_t max, uint64_t *out)
+{
+	char lo[32], hi[32];
+	uint64_t v;
+	int r = parse_size(arg, &v);
+
+	if (!r && (v < min || v > max))
+		r = -ERANGE;
+	if (!r) {
+		*out = v;
+		return 0;
+	}
+	format_bytes(min, lo, sizeof(lo));
+	format_bytes(max, hi, sizeof(hi));
+	fprintf(stderr, "cryptsnap %s: bad %s '%s': %s (a size such as 64K, 16M, 2G; %s..%s)\n",
+		cmd, opt, arg, r == -ERANGE ? "out of range" : "not a size", lo, hi);
+	return EXIT_USAGE;
+}
+
 double now_seconds(void)
 {
 	struct timespec ts;

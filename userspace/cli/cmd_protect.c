@@ -83,11 +83,14 @@ static int protect_parse(int argc, char **argv, struct protect_args *a)
 		case 'p': a->pre = optarg; break;
 		case 'P': a->post = optarg; break;
 		case 's':
-			if (parse_size(optarg, &a->cow_size) || a->cow_size < (1 << 20))
-				return fail_errno("protect", 0, "bad --cow-size '%s'", optarg), EXIT_USAGE;
+			if (cli_size("protect", "--cow-size", optarg, COW_SIZE_MIN, COW_SIZE_MAX,
+				     &a->cow_size))
+				return EXIT_USAGE;
 			break;
 		case 'C':
-			if (parse_size(optarg, &v) || v < 4096 || v > (8 << 20) || (v & (v - 1)))
+			if (cli_size("protect", "--chunk-size", optarg, 4096, 8 << 20, &v))
+				return EXIT_USAGE;
+			if (v & (v - 1))
 				return fail_errno("protect", 0, "bad --chunk-size '%s' (power of two, 4K..8M)", optarg), EXIT_USAGE;
 			a->chunk_sectors = (uint32_t)(v >> 9);
 			break;

@@ -70,7 +70,10 @@ static int parse(int argc, char **argv, struct restore_args *a)
 		case 'c': a->check_key = 1; break;
 		case 'k': a->kek = optarg; break;
 		case 'e': a->escrow_dir = optarg; break;
-		case 'T': a->threads = (unsigned int)atoi(optarg); break;
+		case 'T':
+			if (cli_uint("restore", "--threads", optarg, 1, CLI_THREADS_MAX, &a->threads))
+				return EXIT_USAGE;
+			break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return EXIT_USAGE;
 		}
