@@ -11,7 +11,15 @@ struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *help;
+	unsigned int flags;	/* CMD_* */
 };
+
+/* The command handles key material (KEK, DEKs, passphrases, volume keys):
+ * main() refuses to run it when memory cannot be locked. */
+#define CMD_KEYS	1U
+/* What main() locks as a probe before such a command: more than the keys
+ * of one run (a page per key, a few dozen keys). */
+#define CMD_KEYS_PROBE	(256U << 10)
 
 /* Exit codes. */
 enum {

@@ -9,6 +9,7 @@
 
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
+#include "lib/secmem.h"
 #include "lib/util.h"
 
 int exit_code(int err)
@@ -25,8 +26,19 @@ int exit_code(int err)
 	}
 }
 
+/* Key memory that could not be locked surfaces as ENOMEM from any layer. */
+static const char *lock_reason(int err)
+{
+	if (err == -ENOMEM && secmem_lock_failed())
+		return "memory for key material cannot be locked (mlock failed: raise "
+		       "RLIMIT_MEMLOCK or run as root)";
+	return NULL;
+}
+
 static const char *reason(int err)
 {
+	if (lock_reason(err))
+		return lock_reason(err);
 	switch (-err) {
 	case EKEYREJECTED: return "wrong KEK: this key does not unwrap the vault keys";
 	case ENOKEY: return "no key material for this object";
@@ -64,7 +76,7 @@ int fail_errno(const char *cmd, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport(cmd, err ? strerror(-err) : NULL, fmt, ap);
+	vreport(cmd, lock_reason(err) ? lock_reason(err) : err ? strerror(-err) : NULL, fmt, ap);
 	va_end(ap);
 	return err ? exit_code(err) : EXIT_FAIL;
 }
