@@ -59,7 +59,9 @@ static int add_escrow(struct backup_args *a, const char *spec, int kind)
 	name = strndup(spec, (size_t)(eq - spec));
 	if (!name)
 		return -ENOMEM;
-	r = read_small_file(eq + 1, ESCROW_DATA_MAX, (uint8_t **)&e->data, &len);
+	/* A secret (--escrow-secret) goes straight into secure memory. */
+	r = (kind == ESCROW_KEK ? read_secret_file : read_small_file)(eq + 1, ESCROW_DATA_MAX,
+								     (uint8_t **)&e->data, &len);
 	if (r < 0) {
 		free(name);
 		return r;
@@ -76,8 +78,12 @@ static void free_escrow(struct backup_args *a)
 	unsigned int i;
 
 	for (i = 0; i < a->nescrow; i++) {
-		secmem_wipe((void *)a->escrow[i].data, a->escrow[i].len);
-		free((void *)a->escrow[i].data);
+		if (a->escrow[i].kind == ESCROW_KEK) {
+			secmem_free((void *)a->escrow[i].data);
+		} else {
+			secmem_wipe((void *)a->escrow[i].data, a->escrow[i].len);
+			free((void *)a->escrow[i].data);
+		}
 		free((void *)a->escrow[i].name);
 	}
 }
