@@ -204,7 +204,14 @@ static int collect(struct vault *v)
 
 	r = vault_lock(v, VAULT_LOCK_EXCLUSIVE);
 	if (r == -EBUSY) {
-		printf("garbage collection deferred: another job holds the vault\n");
+		struct vault_lock_info li;
+
+		if (vault_lock_blocker(v, VAULT_LOCK_EXCLUSIVE, &li))
+			printf("garbage collection deferred: another job holds the vault\n");
+		else
+			printf("garbage collection deferred: another job holds the vault "
+			       "(host %s pid %ld, %s lock %s; see 'cryptsnap lock list')\n",
+			       li.host, li.pid, li.exclusive ? "exclusive" : "shared", li.name);
 		return EXIT_OK;
 	}
 	if (r < 0)
