@@ -168,7 +168,7 @@ static int escrow_key(struct vault *v, const struct disk_state *d,
 }
 
 static int protect_locked(struct vault *v, const struct resolved *rs,
-			  const struct luks_info *li, struct disk_state *dp,
+			  const struct luks_info *li, const struct disk_state *dp,
 			  const uint8_t *key, size_t key_len);
 
 static int protect_run(struct protect_args *a, struct vault *v, uint8_t *key,
@@ -206,7 +206,7 @@ static int protect_run(struct protect_args *a, struct vault *v, uint8_t *key,
 
 /* Under the disk's host lock: no backup or unprotect of that name runs. */
 static int protect_locked(struct vault *v, const struct resolved *rs,
-			  const struct luks_info *li, struct disk_state *dp,
+			  const struct luks_info *li, const struct disk_state *dp,
 			  const uint8_t *key, size_t key_len)
 {
 	struct disk_state d = *dp, old;
