@@ -27,6 +27,9 @@ check_fails "lock break refuses a name with a path component" 2 "$CS" lock break
 check_fails "lock break refuses a lock name under a subdirectory" 2 "$CS" lock break --vault v sub/far-away.example_1_0123456789abcdef.exclusive
 check_fails "lock break refuses an unnormalised host" 2 "$CS" lock break --vault v FAR-AWAY_1_0123456789abcdef.exclusive
 check_fails "lock break of a lock that is not there" 3 "$CS" lock break --vault v far-away.example_1_0123456789abcdef.shared
+check_fails "lock with no verb is a usage error" 2 "$CS" lock
+check_fails "lock break without a name is a usage error" 2 "$CS" lock break --vault v
+check_fails "lock list without --vault is a usage error" 2 "$CS" lock list
 check "lock break removes the foreign lock" "$CS" lock break --vault v "$L"
 check "it is gone" test ! -e "v/locks/$L"
 check "objects that are not lock names stay, untouched" \
