@@ -188,7 +188,8 @@ check "final point byte-exact" cmp imgk rk
 check "jobs shows interrupted jobs" bash -c "'$CS' jobs --vault k | grep -Eq 'interrupted|done'"
 
 # --- 8. locking ----------------------------------------------------------------
-mkdir -p k/locks && echo '{}' > "k/locks/$(hostname)_1_0000.exclusive" && chmod 600 k/locks/*
+# pid 1 of this host is alive; names are <host>_<pid>_<16 hex>.<kind>.
+mkdir -p k/locks && echo '{}' > "k/locks/$(hostname | tr A-Z a-z)_1_0000000000000000.exclusive" && chmod 600 k/locks/*
 check_fails "backup refused while an exclusive lock is held" 6 "$CS" backup --vault k --source imgk --disk diskk
 rm -f k/locks/*
 

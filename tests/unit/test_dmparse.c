@@ -49,6 +49,10 @@ static void test_status_bad(void **state)
 		"128 4096 1 uuid 2 3 active 0 1024 9 pending 5",	/* base > counter */
 		"-128 4096 1 uuid 3 2 active 0 1024 9 pending 5",
 		"128 4096 1 uuid 3 2 active 0 1024 9 pending x",	/* needed */
+		/* Numbers that overflow 64 bits used to saturate silently. */
+		"128 4096 1 uuid 18446744073709551616 2 active 0 1024 9 pending 5",
+		"128 4096 1 uuid 3 2 active 0 1024 9 pending 99999999999999999999999",
+		"128 +4096 1 uuid 3 2 active 0 1024 9 pending 5",
 	};
 	struct origin_status st;
 	size_t i;
@@ -103,10 +107,13 @@ static void test_changes_hostile(void **state)
 		"3:2,1:1",	/* not ascending */
 		"3:2,4:1",	/* overlapping */
 		"3:2;5:1", "3", "a:b", "3:2,", ":", "18446744073709551615:2",
+		"18446744073709551617:1",	/* wraps to 1 with sscanf */
+		"1:18446744073709551616", "+1:1", "1:-1",
 	};
 	static const char *pages[] = {
 		"", "5", "0 1 1:1",	/* no progress */
 		"200 1 1:1",		/* past the end */
+		"18446744073709551626 1 1:1",	/* wraps to 10 with sscanf */
 	};
 	const char *list;
 	uint64_t next, last;

@@ -256,7 +256,7 @@ static void test_blob_binding(void **state)
 static void test_retention(void **state)
 {
 	struct retention_policy p = { .last = 2, .daily = 3 };
-	struct retention_item it[8];
+	struct retention_item it[8] = { 0 };
 	int64_t now = 1735689600 + 30 * DAY + 12 * 3600;	/* 2025-01-31 noon */
 	unsigned int i;
 

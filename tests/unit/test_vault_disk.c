@@ -372,7 +372,7 @@ static void expect_point_secret(struct vault *v, const char *id)
 	assert_int_equal(escrow_open(v, &c, id, &m.escrow[0], &data, &len), 0);
 	assert_int_equal(len, sizeof(pass1));
 	assert_memory_equal(data, pass1, len);
-	free(data);
+	secmem_free(data);
 	manifest_free(&m);
 	blob_ctx_free(&c);
 }

@@ -33,6 +33,7 @@ struct bk {
 	struct origin_status st;	/* right after the snapshot */
 	char view[140], view_path[160];
 	int view_fd, cow_fd, snap, incremental;
+	int lock_fd;			/* the disk's host lock (sys/disk_lock.h) */
 	char reason[160];		/* why this is a full backup */
 	uint8_t *header;		/* header area at the snapshot */
 	size_t header_len;

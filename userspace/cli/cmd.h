@@ -11,7 +11,15 @@ struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *help;
+	unsigned int flags;	/* CMD_* */
 };
+
+/* The command handles key material (KEK, DEKs, passphrases, volume keys):
+ * main() refuses to run it when memory cannot be locked. */
+#define CMD_KEYS	1U
+/* What main() locks as a probe before such a command: more than the keys
+ * of one run (a page per key, a few dozen keys). */
+#define CMD_KEYS_PROBE	(256U << 10)
 
 /* Exit codes. */
 enum {
@@ -37,6 +45,7 @@ int cmd_jobs(int argc, char **argv);
 int cmd_protect(int argc, char **argv);
 int cmd_unprotect(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_lock(int argc, char **argv);
 /* "backup DISK" and "key escrow DISK": protected disks (cmd_backup_disk.c,
  * cmd_protect.c), reached through cmd_backup() and cmd_key(). */
 int cmd_backup_disk(int argc, char **argv);

@@ -59,7 +59,9 @@ static int add_escrow(struct backup_args *a, const char *spec, int kind)
 	name = strndup(spec, (size_t)(eq - spec));
 	if (!name)
 		return -ENOMEM;
-	r = read_small_file(eq + 1, ESCROW_DATA_MAX, (uint8_t **)&e->data, &len);
+	/* A secret (--escrow-secret) goes straight into secure memory. */
+	r = (kind == ESCROW_KEK ? read_secret_file : read_small_file)(eq + 1, ESCROW_DATA_MAX,
+								     (uint8_t **)&e->data, &len);
 	if (r < 0) {
 		free(name);
 		return r;
@@ -76,8 +78,12 @@ static void free_escrow(struct backup_args *a)
 	unsigned int i;
 
 	for (i = 0; i < a->nescrow; i++) {
-		secmem_wipe((void *)a->escrow[i].data, a->escrow[i].len);
-		free((void *)a->escrow[i].data);
+		if (a->escrow[i].kind == ESCROW_KEK) {
+			secmem_free((void *)a->escrow[i].data);
+		} else {
+			secmem_wipe((void *)a->escrow[i].data, a->escrow[i].len);
+			free((void *)a->escrow[i].data);
+		}
 		free((void *)a->escrow[i].name);
 	}
 }
@@ -106,7 +112,10 @@ static int parse(int argc, char **argv, struct backup_args *a)
 		case 'd': a->disk = optarg; break;
 		case 'k': a->kek = optarg; break;
 		case 'j': a->json = 1; break;
-		case 't': a->threads = (unsigned int)atoi(optarg); break;
+		case 't':
+			if (cli_uint("backup", "--threads", optarg, 1, CLI_THREADS_MAX, &a->threads))
+				return EXIT_USAGE;
+			break;
 		case 'r':
 			if (parse_date(optarg, &a->retain_until) < 0) {
 				fprintf(stderr, "cryptsnap backup: bad date '%s'\n", optarg);
@@ -187,6 +196,8 @@ static int run(struct backup_args *a, struct vault *v, const struct image *img)
 	r = vault_backup_begin(v, &o, &vb);
 	if (r < 0) {
 		job_finish(job, r, "begin failed");
+		if (r == -EBUSY)
+			return cli_vault_busy("backup", v, VAULT_LOCK_SHARED, "cannot start backup");
 		return fail("backup", r, "cannot start backup");
 	}
 	monitor_start(&mon, job, vault_backup_progress(vb), img->size, "backup");

@@ -42,6 +42,7 @@
 #include "cli/cmd_common.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
+#include "sys/disk_lock.h"
 #include "sys/dm.h"
 #include "sys/luks.h"
 #include "vault/backup_feed.h"
@@ -70,8 +71,9 @@ static int parse(int argc, char **argv, struct bk *b)
 		case 'k': b->kek = optarg; break;
 		case 'f': b->full = 1; break;
 		case 'c':
-			if (parse_size(optarg, &b->cow_size) || b->cow_size < (1 << 20))
-				return fail_errno("backup", 0, "bad --cow-size '%s' (at least 1M)", optarg), EXIT_USAGE;
+			if (cli_size("backup", "--cow-size", optarg, COW_SIZE_MIN, COW_SIZE_MAX,
+				     &b->cow_size))
+				return EXIT_USAGE;
 			break;
 		case 'j': b->json = 1; break;
 		default:
@@ -88,6 +90,20 @@ static int parse(int argc, char **argv, struct bk *b)
 	if (r)
 		return fail_errno("backup", r, "unknown disk '%s' (not protected here)", disk);
 	snprintf(b->view, sizeof(b->view), "cryptsnap-view-%s", b->d.name);
+	return EXIT_OK;
+}
+
+/* Under the lock, the state as the last holder left it (unprotect may
+ * have removed it meanwhile). */
+static int locked_state(struct bk *b)
+{
+	char name[sizeof(b->d.name)];
+	int r;
+
+	memcpy(name, b->d.name, sizeof(name));
+	r = disk_state_load(name, &b->d);
+	if (r)
+		return fail_errno("backup", r, "unknown disk '%s' (not protected here)", name);
 	return EXIT_OK;
 }
 
@@ -137,6 +153,8 @@ static int begin(struct bk *b)
 		o->base_point = NULL;
 		r = vault_backup_begin(b->v, o, &b->vb);
 	}
+	if (r == -EBUSY)
+		return cli_vault_busy("backup", b->v, VAULT_LOCK_SHARED, "cannot start the backup");
 	if (r)
 		return fail("backup", r, "cannot start the backup");
 	snprintf(num, sizeof(num), "%" PRIu64, b->st.counter);
@@ -404,7 +422,7 @@ static void report(const struct bk *b)
 
 int cmd_backup_disk(int argc, char **argv)
 {
-	struct bk b = { .view_fd = -1, .cow_fd = -1 };
+	struct bk b = { .view_fd = -1, .cow_fd = -1, .lock_fd = -1 };
 	double t0 = now_seconds();
 	int r;
 
@@ -412,9 +430,18 @@ int cmd_backup_disk(int argc, char **argv)
 	if (r)
 		return r < 0 ? EXIT_OK : r;
 	backup_trace_phase("start");
-	r = cli_vault("backup", b.d.vault, 1, b.kek ? b.kek : b.d.kek[0] ? b.d.kek : NULL, &b.v);
+	/* First, before any device or kernel work: a second run would take
+	 * the first one's snapshot for an interrupted run's and drop it. */
+	r = cli_disk_lock("backup", b.d.name, &b.lock_fd);
 	if (r)
 		return r;
+	r = locked_state(&b);
+	if (!r)
+		r = cli_vault("backup", b.d.vault, 1, b.kek ? b.kek : b.d.kek[0] ? b.d.kek : NULL, &b.v);
+	if (r) {
+		disk_unlock(b.lock_fd);
+		return r;
+	}
 	if (b.v->chunk_size != b.d.chunk_sectors << 9) {
 		r = fail_errno("backup", 0, "vault chunk size %u differs from the tracking chunk %u",
 			     b.v->chunk_size, b.d.chunk_sectors << 9);
@@ -458,5 +485,6 @@ out:
 	if (getenv("CRYPTSNAP_BACKUP_TRACE"))
 		fprintf(stderr, "backup trace: %u release messages\n", b.releases);
 	vault_close(b.v);
+	disk_unlock(b.lock_fd);
 	return r;
 }

@@ -9,6 +9,7 @@
 
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
+#include "lib/secmem.h"
 #include "lib/util.h"
 
 int exit_code(int err)
@@ -25,8 +26,19 @@ int exit_code(int err)
 	}
 }
 
+/* Key memory that could not be locked surfaces as ENOMEM from any layer. */
+static const char *lock_reason(int err)
+{
+	if (err == -ENOMEM && secmem_lock_failed())
+		return "memory for key material cannot be locked (mlock failed: raise "
+		       "RLIMIT_MEMLOCK or run as root)";
+	return NULL;
+}
+
 static const char *reason(int err)
 {
+	if (lock_reason(err))
+		return lock_reason(err);
 	switch (-err) {
 	case EKEYREJECTED: return "wrong KEK: this key does not unwrap the vault keys";
 	case ENOKEY: return "no key material for this object";
@@ -64,7 +76,7 @@ int fail_errno(const char *cmd, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport(cmd, err ? strerror(-err) : NULL, fmt, ap);
+	vreport(cmd, lock_reason(err) ? lock_reason(err) : err ? strerror(-err) : NULL, fmt, ap);
 	va_end(ap);
 	return err ? exit_code(err) : EXIT_FAIL;
 }
@@ -91,6 +103,38 @@ int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 			    kek ? " with " : "", kek ? kek : "");
 	}
 	return EXIT_OK;
+}
+
+int cli_uint(const char *cmd, const char *opt, const char *arg, unsigned int min,
+	     unsigned int max, unsigned int *out)
+{
+	int r = parse_uint(arg, min, max, out);
+
+	if (!r)
+		return 0;
+	fprintf(stderr, "cryptsnap %s: bad %s '%s': %s (a whole number, %u..%u)\n", cmd, opt,
+		arg, r == -ERANGE ? "out of range" : "not a number", min, max);
+	return EXIT_USAGE;
+}
+
+int cli_size(const char *cmd, const char *opt, const char *arg, uint64_t min,
+	     uint64_t max, uint64_t *out)
+{
+	char lo[32], hi[32];
+	uint64_t v;
+	int r = parse_size(arg, &v);
+
+	if (!r && (v < min || v > max))
+		r = -ERANGE;
+	if (!r) {
+		*out = v;
+		return 0;
+	}
+	format_bytes(min, lo, sizeof(lo));
+	format_bytes(max, hi, sizeof(hi));
+	fprintf(stderr, "cryptsnap %s: bad %s '%s': %s (a size such as 64K, 16M, 2G; %s..%s)\n",
+		cmd, opt, arg, r == -ERANGE ? "out of range" : "not a size", lo, hi);
+	return EXIT_USAGE;
 }
 
 double now_seconds(void)

@@ -26,6 +26,23 @@ int fail_errno(const char *cmd, int err, const char *fmt, ...)
 int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 	      struct vault **out);
 
+/* Strict numeric options (lib/util.h parsers): on a malformed or out of
+ * range value print one line naming the option and the range and return
+ * EXIT_USAGE; 0 on success. */
+#define CLI_THREADS_MAX 256
+int cli_uint(const char *cmd, const char *opt, const char *arg, unsigned int min,
+	     unsigned int max, unsigned int *out);
+int cli_size(const char *cmd, const char *opt, const char *arg, uint64_t min,
+	     uint64_t max, uint64_t *out);
+
+/* cmd_lock.c: the refusal when vault_lock() returned -EBUSY: says which
+ * lock is in the way (host, pid, kind, age) and how to break it; returns
+ * EXIT_BUSY. */
+int cli_vault_busy(const char *cmd, struct vault *v, int kind, const char *what);
+/* cmd_lock.c: takes the host's lock of a protected disk (sys/disk_lock.h),
+ * printing the refusal (EXIT_BUSY, naming the holder's pid). */
+int cli_disk_lock(const char *cmd, const char *disk, int *fd);
+
 /* Progress: a thread that redraws a bar on a TTY (rate, ETA) and
  * persists the job, reading *counter. */
 struct monitor {

@@ -19,6 +19,7 @@
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/blkdev.h"
+#include "sys/disk_lock.h"
 #include "sys/luks.h"
 #include "sys/origin.h"
 #include "sys/protect.h"
@@ -82,11 +83,14 @@ static int protect_parse(int argc, char **argv, struct protect_args *a)
 		case 'p': a->pre = optarg; break;
 		case 'P': a->post = optarg; break;
 		case 's':
-			if (parse_size(optarg, &a->cow_size) || a->cow_size < (1 << 20))
-				return fail_errno("protect", 0, "bad --cow-size '%s'", optarg), EXIT_USAGE;
+			if (cli_size("protect", "--cow-size", optarg, COW_SIZE_MIN, COW_SIZE_MAX,
+				     &a->cow_size))
+				return EXIT_USAGE;
 			break;
 		case 'C':
-			if (parse_size(optarg, &v) || v < 4096 || v > (8 << 20) || (v & (v - 1)))
+			if (cli_size("protect", "--chunk-size", optarg, 4096, 8 << 20, &v))
+				return EXIT_USAGE;
+			if (v & (v - 1))
 				return fail_errno("protect", 0, "bad --chunk-size '%s' (power of two, 4K..8M)", optarg), EXIT_USAGE;
 			a->chunk_sectors = (uint32_t)(v >> 9);
 			break;
@@ -163,14 +167,18 @@ static int escrow_key(struct vault *v, const struct disk_state *d,
 	return vault_disk_put(v, &rec, key, len);
 }
 
+static int protect_locked(struct vault *v, const struct resolved *rs,
+			  const struct luks_info *li, const struct disk_state *dp,
+			  const uint8_t *key, size_t key_len);
+
 static int protect_run(struct protect_args *a, struct vault *v, uint8_t *key,
 		       size_t key_len)
 {
 	struct luks_info li;
 	struct resolved r;
-	struct disk_state d, old;
+	struct disk_state d;
 	char blkid_uuid[64];
-	int ret;
+	int ret, lock_fd;
 
 	ret = disk_resolve(a->device, &r);
 	if (ret)
@@ -188,6 +196,23 @@ static int protect_run(struct protect_args *a, struct vault *v, uint8_t *key,
 	ret = protect_state(a, &r, &li, v, &d);
 	if (ret)
 		return ret;
+	ret = cli_disk_lock("protect", d.name, &lock_fd);
+	if (ret)
+		return ret;
+	ret = protect_locked(v, &r, &li, &d, key, key_len);
+	disk_unlock(lock_fd);
+	return ret;
+}
+
+/* Under the disk's host lock: no backup or unprotect of that name runs. */
+static int protect_locked(struct vault *v, const struct resolved *rs,
+			  const struct luks_info *li, const struct disk_state *dp,
+			  const uint8_t *key, size_t key_len)
+{
+	struct disk_state d = *dp, old;
+	struct resolved r = *rs;
+	int ret;
+
 	if (!disk_state_load(d.name, &old))
 		return fail_errno("protect", -EEXIST, "a disk named '%s' is already protected", d.name);
 	ret = disk_state_prepare();
@@ -200,7 +225,7 @@ static int protect_run(struct protect_args *a, struct vault *v, uint8_t *key,
 		return fail_errno("protect", 0, "COW directory %s lives on the protected disk itself; choose another --cow-dir", d.cow_dir), EXIT_USAGE;
 	if (ret)
 		return fail_errno("protect", ret, "COW directory %s", d.cow_dir);
-	ret = escrow_key(v, &d, &li, key, key_len);
+	ret = escrow_key(v, &d, li, key, key_len);
 	if (ret)
 		return fail("protect", ret, "cannot escrow the key of %s in the vault", d.name);
 	ret = disk_stack(&d, r.crypt[0] != 0, key, key_len);
@@ -212,7 +237,7 @@ static int protect_run(struct protect_args *a, struct vault *v, uint8_t *key,
 		return fail_errno("protect", ret, "cannot save state in %s", disk_state_dir());
 	}
 	printf("protected %s: LUKS%d %s, %" PRIu64 " MiB, chunk %u KiB, mapping %s on %s over %s\n",
-	       d.name, li.version, li.uuid, d.size >> 20, d.chunk_sectors / 2,
+	       d.name, li->version, li->uuid, d.size >> 20, d.chunk_sectors / 2,
 	       d.crypt, d.origin, d.backing);
 	return EXIT_OK;
 }
@@ -272,7 +297,7 @@ static int one_disk_arg(const char *cmd, int argc, char **argv, const char *usag
 int cmd_unprotect(int argc, char **argv)
 {
 	struct disk_state d;
-	int r;
+	int r, lock_fd;
 
 	r = one_disk_arg("unprotect", argc, argv,
 			 "cryptsnap unprotect DISK\n\nTakes the cryptsnap target out "
@@ -280,12 +305,26 @@ int cmd_unprotect(int argc, char **argv)
 			 "Its recovery points stay in the vault.", &d);
 	if (r)
 		return r < 0 ? EXIT_OK : r;
+	/* Not under a running backup's snapshot. */
+	r = cli_disk_lock("unprotect", d.name, &lock_fd);
+	if (r)
+		return r;
+	r = disk_state_load(d.name, &d);
+	if (r) {
+		disk_unlock(lock_fd);
+		return fail_errno("unprotect", r, "unknown disk '%s'", d.name);
+	}
 	r = disk_unstack(&d);
-	if (r)
+	if (r) {
+		disk_unlock(lock_fd);
 		return fail_errno("unprotect", r, "cannot unstack %s", d.name);
+	}
 	r = disk_state_delete(d.name);
-	if (r)
+	if (r) {
+		disk_unlock(lock_fd);
 		return fail_errno("unprotect", r, "cannot remove the state of %s", d.name);
+	}
+	disk_unlock_remove(d.name, lock_fd);
 	printf("unprotected %s: %s sits on %s again\n", d.name, d.crypt, d.backing);
 	return EXIT_OK;
 }
@@ -381,6 +420,8 @@ int cmd_status(int argc, char **argv)
 }
 
 /* cryptsnap key escrow DISK [--key-file F]: after a LUKS passphrase change. */
+static int key_escrow_locked(struct disk_state *d0, const char *key_file, const char *kek);
+
 int cmd_key_escrow_disk(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -391,11 +432,7 @@ int cmd_key_escrow_disk(int argc, char **argv)
 	};
 	const char *key_file = NULL, *kek = NULL;
 	struct disk_state d;
-	struct luks_info li;
-	struct vault *v = NULL;
-	uint8_t *key = NULL;
-	size_t key_len;
-	int c, r;
+	int c, r, lock_fd;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -412,6 +449,27 @@ int cmd_key_escrow_disk(int argc, char **argv)
 	r = disk_state_load(argv[optind], &d);
 	if (r)
 		return fail_errno("key escrow", r, "unknown disk '%s'", argv[optind]);
+	/* A backup running now checks and seals the key escrowed before. */
+	r = cli_disk_lock("key escrow", d.name, &lock_fd);
+	if (r)
+		return r;
+	r = key_escrow_locked(&d, key_file, kek);
+	disk_unlock(lock_fd);
+	return r;
+}
+
+static int key_escrow_locked(struct disk_state *d0, const char *key_file, const char *kek)
+{
+	struct disk_state d;
+	struct luks_info li;
+	struct vault *v = NULL;
+	uint8_t *key = NULL;
+	size_t key_len;
+	int r;
+
+	r = disk_state_load(d0->name, &d);
+	if (r)
+		return fail_errno("key escrow", r, "unknown disk '%s'", d0->name);
 	r = key_read(key_file, &key, &key_len);
 	if (r)
 		return fail_errno("key escrow", r, "cannot read the key");

@@ -44,6 +44,9 @@ static void usage(FILE *f)
 		"  --kek FILE     KEK file instead of the recorded one\n");
 }
 
+/* More than any vault holds points; bounds the number, not the vault. */
+#define PRUNE_RULE_MAX 1000000
+
 static int parse(int argc, char **argv, struct prune_args *a)
 {
 	static const struct option opts[] = {
@@ -61,6 +64,8 @@ static int parse(int argc, char **argv, struct prune_args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	unsigned int *rule = NULL;
+	const char *rule_opt = NULL;
 	int c;
 
 	a->now = time(NULL);
@@ -69,22 +74,29 @@ static int parse(int argc, char **argv, struct prune_args *a)
 		case 'v': a->vault = optarg; break;
 		case 'k': a->kek = optarg; break;
 		case 'd': a->disk = optarg; break;
-		case 'l': a->pol.last = (unsigned int)atoi(optarg); break;
-		case 'D': a->pol.daily = (unsigned int)atoi(optarg); break;
-		case 'W': a->pol.weekly = (unsigned int)atoi(optarg); break;
-		case 'M': a->pol.monthly = (unsigned int)atoi(optarg); break;
-		case 'Y': a->pol.yearly = (unsigned int)atoi(optarg); break;
+		case 'l': rule = &a->pol.last; rule_opt = "--keep-last"; break;
+		case 'D': rule = &a->pol.daily; rule_opt = "--keep-daily"; break;
+		case 'W': rule = &a->pol.weekly; rule_opt = "--keep-weekly"; break;
+		case 'M': rule = &a->pol.monthly; rule_opt = "--keep-monthly"; break;
+		case 'Y': rule = &a->pol.yearly; rule_opt = "--keep-yearly"; break;
 		case 'n': a->dry_run = 1; break;
 		case 'G': a->no_gc = 1; break;
 		case 'N':
 			if (parse_date(optarg, &a->now) < 0)
-				return EXIT_USAGE;
+				return fail_errno("prune", 0, "bad --now '%s' (YYYY-MM-DD, "
+						  "YYYY-MM-DDTHH:MM:SS or @SECONDS)", optarg), EXIT_USAGE;
 			break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return EXIT_USAGE;
 		}
+		/* A rule given twice: the last one counts, and each is checked. */
+		if (rule && cli_uint("prune", rule_opt, optarg, 0, PRUNE_RULE_MAX, rule))
+			return EXIT_USAGE;
+		rule = NULL;
 	}
-	return optind == argc ? EXIT_OK : EXIT_USAGE;
+	if (optind != argc)
+		return fail_errno("prune", 0, "unexpected argument '%s'", argv[optind]), EXIT_USAGE;
+	return EXIT_OK;
 }
 
 struct point_list {
@@ -138,8 +150,10 @@ static void evaluate(const struct prune_args *a, struct point_info *p, size_t n)
 		if (done[i])
 			continue;
 		for (j = i, k = 0; j < n; j++)
-			if (!strcmp(p[j].disk, p[i].disk))
-				items[k++] = p[j].item;
+			if (!strcmp(p[j].disk, p[i].disk)) {
+				items[k] = p[j].item;
+				items[k++].id = p[j].id;	/* ties: time, then id */
+			}
 		retention_apply(&a->pol, items, k, a->now);
 		for (j = i, k = 0; j < n; j++)
 			if (!strcmp(p[j].disk, p[i].disk)) {
@@ -190,7 +204,14 @@ static int collect(struct vault *v)
 
 	r = vault_lock(v, VAULT_LOCK_EXCLUSIVE);
 	if (r == -EBUSY) {
-		printf("garbage collection deferred: another job holds the vault\n");
+		struct vault_lock_info li;
+
+		if (vault_lock_blocker(v, VAULT_LOCK_EXCLUSIVE, &li))
+			printf("garbage collection deferred: another job holds the vault\n");
+		else
+			printf("garbage collection deferred: another job holds the vault "
+			       "(host %s pid %ld, %s lock %s; see 'cryptsnap lock list')\n",
+			       li.host, li.pid, li.exclusive ? "exclusive" : "shared", li.name);
 		return EXIT_OK;
 	}
 	if (r < 0)
@@ -225,8 +246,10 @@ int cmd_prune(int argc, char **argv)
 		return r;
 	r = vault_lock(v, VAULT_LOCK_SHARED);
 	if (r < 0) {
+		r = r == -EBUSY ? cli_vault_busy("prune", v, VAULT_LOCK_SHARED, "cannot lock vault")
+				: fail("prune", r, "cannot lock vault");
 		vault_close(v);
-		return fail("prune", r, "cannot lock vault");
+		return r;
 	}
 	r = remove_points(&a, v);
 	vault_lock_release(v);

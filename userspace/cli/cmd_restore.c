@@ -70,7 +70,10 @@ static int parse(int argc, char **argv, struct restore_args *a)
 		case 'c': a->check_key = 1; break;
 		case 'k': a->kek = optarg; break;
 		case 'e': a->escrow_dir = optarg; break;
-		case 'T': a->threads = (unsigned int)atoi(optarg); break;
+		case 'T':
+			if (cli_uint("restore", "--threads", optarg, 1, CLI_THREADS_MAX, &a->threads))
+				return EXIT_USAGE;
+			break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -89,36 +92,79 @@ static int parse(int argc, char **argv, struct restore_args *a)
 	return EXIT_OK;
 }
 
+/*
+ * The escrow directory receives passphrases: it must be ours alone.  It
+ * is created 0700 when missing; an existing one must be a real directory
+ * (not a symlink), owned by us, with no group or other permission bits.
+ * Checked on the opened directory, so nothing can be swapped in between.
+ * Opened before the restore so that a refusal writes nothing at all.
+ */
+static int open_escrow_dir(const char *dir, const struct manifest *m, int *dfd)
+{
+	struct stat st;
+	unsigned int i;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return fail_errno("restore", -errno, "cannot create --escrow-dir %s", dir);
+	*dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*dfd < 0 && (errno == ELOOP || errno == ENOTDIR))
+		return fail_errno("restore", 0, "--escrow-dir %s is not a directory (a symlink "
+				  "or a file); refusing to write secrets through it", dir);
+	if (*dfd < 0)
+		return fail_errno("restore", -errno, "cannot open --escrow-dir %s", dir);
+	if (fstat(*dfd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(*dfd);
+		*dfd = -1;
+		return fail_errno("restore", 0, "--escrow-dir %s must be owned by uid %ld with "
+				  "mode 0700 (it holds secrets); give a new directory", dir,
+				  (long)geteuid());
+	}
+	for (i = 0; i < m->nescrow; i++)
+		if (!fstatat(*dfd, m->escrow[i].name, &st, AT_SYMLINK_NOFOLLOW)) {
+			close(*dfd);
+			*dfd = -1;
+			return fail_errno("restore", 0, "%s/%s already exists; refusing to "
+					  "overwrite it (give a new --escrow-dir)", dir,
+					  m->escrow[i].name);
+		}
+	return EXIT_OK;
+}
+
+/* Every slot as a new 0600 file: an existing file is never overwritten,
+ * a symlink never followed. */
 static int write_escrow(struct vault *v, struct bindex *bi, struct blob_ctx *c,
-			const struct manifest *m, const char *dir)
+			const struct manifest *m, const char *dir, int dfd)
 {
 	unsigned int i;
 	int r = 0;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return fail("restore", -errno, "cannot create %s", dir);
 	for (i = 0; i < m->nescrow; i++) {
-		char path[4096];
+		const char *name = m->escrow[i].name;
 		uint8_t *data;
 		size_t len;
 		int fd;
 
+		if (!escrow_name_valid(name))
+			return fail("restore", -EUCLEAN, "escrow slot name in point %s", m->id);
 		r = vault_restore_escrow(v, bi, c, m, &m->escrow[i], &data, &len);
 		if (r < 0)
-			return fail("restore", r, "escrow slot %s", m->escrow[i].name);
-		snprintf(path, sizeof(path), "%s/%s", dir, m->escrow[i].name);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+			return fail("restore", r, "escrow slot %s", name);
+		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		r = fd < 0 ? -errno : write_full(fd, data, len);
 		if (fd >= 0 && fsync(fd) < 0 && !r)
 			r = -errno;
 		if (fd >= 0)
 			close(fd);
-		secmem_wipe(data, len);
-		free(data);
+		vault_restore_escrow_free(&m->escrow[i], data, len);
+		if (r == -EEXIST)
+			return fail_errno("restore", 0, "%s/%s already exists; refusing to overwrite "
+					  "it (give a new --escrow-dir)", dir, name);
 		if (r < 0)
-			return fail("restore", r, "cannot write %s", path);
-		printf("escrow %s -> %s\n", m->escrow[i].name, path);
+			return fail_errno("restore", r, "cannot write %s/%s", dir, name);
+		printf("escrow %s -> %s/%s\n", name, dir, name);
 	}
+	if (fsync(dfd) < 0)
+		return fail_errno("restore", -errno, "cannot sync %s", dir);
 	return EXIT_OK;
 }
 
@@ -137,8 +183,7 @@ static int check_key(struct vault *v, struct blob_ctx *c, const struct manifest 
 	if (r < 0)
 		return fail("restore", r, "point %s has no escrowed key", m->id);
 	r = luks_check_key(to, key, len);
-	secmem_wipe(key, len);
-	free(key);
+	secmem_free(key);
 	if (r < 0) {
 		fprintf(stderr, "cryptsnap restore: the escrowed key does NOT open %s\n", to);
 		return EXIT_KEY;
@@ -197,7 +242,7 @@ static int run(struct restore_args *a, struct vault *v)
 	struct blob_ctx c;
 	struct bindex bi;
 	char sz[32];
-	int r;
+	int r, dfd = -1;
 
 	r = blob_ctx_init(&c, v);
 	if (!r)
@@ -211,10 +256,14 @@ static int run(struct restore_args *a, struct vault *v)
 		r = vault_index_load(v, &bi, NULL);
 	if (r < 0)
 		r = fail("restore", r, "cannot load the vault index");
-	else
+	else if (a->escrow_dir)
+		r = open_escrow_dir(a->escrow_dir, &m, &dfd);
+	if (!r)
 		r = do_restore(a, v, &m, &bi);
 	if (!r && a->escrow_dir)
-		r = write_escrow(v, &bi, &c, &m, a->escrow_dir);
+		r = write_escrow(v, &bi, &c, &m, a->escrow_dir, dfd);
+	if (dfd >= 0)
+		close(dfd);
 	if (!r) {
 		format_bytes(m.image_size, sz, sizeof(sz));
 		printf("restored point %s of disk %s (%s) to %s\n", m.id, m.disk, sz, a->to);
@@ -256,7 +305,9 @@ int cmd_restore(int argc, char **argv)
 	if (r)
 		return r;
 	r = vault_lock(v, VAULT_LOCK_SHARED);
-	if (r < 0)
+	if (r == -EBUSY)
+		r = cli_vault_busy("restore", v, VAULT_LOCK_SHARED, "cannot lock vault");
+	else if (r < 0)
 		r = fail("restore", r, "cannot lock vault");
 	else
 		r = run(&a, v);

@@ -40,10 +40,9 @@ static int vault_init_main(int argc, char **argv)
 		case 'k': o.kek_file = optarg; break;
 		case 'd': o.key_dir = optarg; break;
 		case 'c':
-			if (parse_size(optarg, &cs) || cs > UINT32_MAX) {
-				fprintf(stderr, "cryptsnap vault init: bad --chunk-size\n");
+			if (cli_size("vault init", "--chunk-size", optarg, VAULT_CHUNK_MIN,
+				     VAULT_CHUNK_MAX, &cs))
 				return EXIT_USAGE;
-			}
 			o.chunk_size = (uint32_t)cs;
 			break;
 		case 'h': usage(stdout); return EXIT_OK;

@@ -173,6 +173,14 @@ int cmd_verify(int argc, char **argv)
 	r = cli_vault("verify", a.vault, 1, a.kek, &vs.v);
 	if (r)
 		return r;
+	/* Shared: no GC or rotation removes what we are about to read. */
+	r = vault_lock(vs.v, VAULT_LOCK_SHARED);
+	if (r < 0) {
+		r = r == -EBUSY ? cli_vault_busy("verify", vs.v, VAULT_LOCK_SHARED, "cannot lock vault")
+				: fail("verify", r, "cannot lock vault");
+		vault_close(vs.v);
+		return r;
+	}
 	vs.out = json_object_new_array();
 	r = bindex_init(&vs.bi);
 	if (!r)

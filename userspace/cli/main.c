@@ -4,20 +4,22 @@
 #include <string.h>
 
 #include "cli/cmd.h"
+#include "lib/secmem.h"
 
 static const struct command commands[] = {
-	{ "version", cmd_version, "print the tool version" },
-	{ "vault", cmd_vault, "create a vault (vault init)" },
-	{ "protect", cmd_protect, "put a live dm-crypt disk under protection" },
-	{ "unprotect", cmd_unprotect, "take a disk out of protection (live)" },
-	{ "status", cmd_status, "tracking and snapshot state of protected disks" },
-	{ "backup", cmd_backup, "store a recovery point of a protected disk or an image" },
-	{ "points", cmd_points, "list recovery points" },
-	{ "restore", cmd_restore, "write a recovery point to a file or device" },
-	{ "verify", cmd_verify, "check every chunk and index of the vault" },
-	{ "prune", cmd_prune, "remove points by retention rules, then collect garbage" },
-	{ "key", cmd_key, "show or rotate the vault KEK; escrow a disk's new key" },
-	{ "jobs", cmd_jobs, "list backup, restore, verify and key jobs" },
+	{ "version", cmd_version, "print the tool version", 0 },
+	{ "vault", cmd_vault, "create a vault (vault init)", CMD_KEYS },
+	{ "protect", cmd_protect, "put a live dm-crypt disk under protection", CMD_KEYS },
+	{ "unprotect", cmd_unprotect, "take a disk out of protection (live)", 0 },
+	{ "status", cmd_status, "tracking and snapshot state of protected disks", 0 },
+	{ "backup", cmd_backup, "store a recovery point of a protected disk or an image", CMD_KEYS },
+	{ "points", cmd_points, "list recovery points", CMD_KEYS },
+	{ "restore", cmd_restore, "write a recovery point to a file or device", CMD_KEYS },
+	{ "verify", cmd_verify, "check every chunk and index of the vault", CMD_KEYS },
+	{ "prune", cmd_prune, "remove points by retention rules, then collect garbage", CMD_KEYS },
+	{ "key", cmd_key, "show or rotate the vault KEK; escrow a disk's new key", CMD_KEYS },
+	{ "jobs", cmd_jobs, "list backup, restore, verify and key jobs", 0 },
+	{ "lock", cmd_lock, "list the vault's locks; break one whose job is gone", 0 },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -32,9 +34,40 @@ static void usage(FILE *f)
 	fprintf(f, "\n'cryptsnap <command> --help' describes one command.\n");
 }
 
+/*
+ * Before any command: no core dumps, ever (a dump of a key-handling run
+ * holds keys), and for commands that handle keys, memory that can be
+ * locked.  Policy: refuse rather than warn.  The tool runs as root, which
+ * locks memory whatever RLIMIT_MEMLOCK says (CAP_IPC_LOCK); a run that
+ * cannot lock is misconfigured, and continuing would let keys reach swap
+ * silently.  secmem_alloc() refuses too, for a limit reached later.
+ */
+static int harden(const struct command *c, int argc, char **argv)
+{
+	int r = secmem_harden_process();
+
+	if (r) {
+		fprintf(stderr, "cryptsnap %s: cannot disable core dumps: %s\n", c->name,
+			strerror(-r));
+		return EXIT_FAIL;
+	}
+	if (!(c->flags & CMD_KEYS) || (argc > 1 && (!strcmp(argv[1], "--help") ||
+						    !strcmp(argv[1], "-h"))))
+		return EXIT_OK;
+	r = secmem_probe(CMD_KEYS_PROBE);
+	if (r) {
+		fprintf(stderr, "cryptsnap %s: cannot lock memory for key material (mlock: %s); "
+			"raise RLIMIT_MEMLOCK (ulimit -l) or run as root; refusing to let keys "
+			"reach swap\n", c->name, strerror(-r));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	size_t i;
+	int r;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -45,8 +78,10 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	for (i = 0; i < N_COMMANDS; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+		if (!strcmp(argv[1], commands[i].name)) {
+			r = harden(&commands[i], argc - 1, argv + 1);
+			return r ? r : commands[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "cryptsnap: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/crypto.h"
+#include "lib/names.h"
 #include "lib/util.h"
 
 void hex_encode(const void *in, size_t len, char *out)
@@ -92,14 +93,14 @@ int parse_date(const char *s, int64_t *out)
 {
 	struct tm tm = { 0 };
 	char *end;
-	long long v;
 
 	if (s[0] == '@') {
-		errno = 0;
-		v = strtoll(s + 1, &end, 10);
-		if (errno || *end || end == s + 1 || v < 0)
-			return -EINVAL;
-		*out = v;
+		uint64_t v;
+		int r = parse_u64(s + 1, 0, INT64_MAX, &v);
+
+		if (r)
+			return r;
+		*out = (int64_t)v;
 		return 0;
 	}
 	end = strptime(s, "%Y-%m-%d", &tm);
@@ -143,25 +144,71 @@ void format_bytes(uint64_t n, char *out, size_t len)
 		snprintf(out, len, "%.1f %s", v, units[u]);
 }
 
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (p = s; *p; p++) {
+		unsigned int d = (unsigned int)(*p - '0');
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
+{
+	uint64_t v;
+	int r = parse_u64(s, min, max, &v);
+
+	if (!r)
+		*out = (unsigned int)v;
+	return r;
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
+	static const char units[] = "kmgtp";
+	char digits[24];
+	const char *u;
+	size_t n = strspn(s ? s : "", "0123456789");
+	unsigned int shift = 0;
+	uint64_t v;
+	int r;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || s[0] == '-')
+	if (!n || n >= sizeof(digits))
+		return n ? -ERANGE : -EINVAL;
+	memcpy(digits, s, n);
+	digits[n] = 0;
+	r = parse_u64(digits, 0, UINT64_MAX, &v);
+	if (r)
+		return r;
+	u = s + n;
+	if (*u && *u != 'B') {
+		const char *k = strchr(units, *u | 0x20);
+
+		if (!k)
+			return -EINVAL;
+		shift = 10 * (unsigned int)(k - units + 1);
+		u++;
+		if (*u && strcmp(u, "B") && strcmp(u, "iB"))
+			return -EINVAL;
+	} else if (*u && strcmp(u, "B")) {
 		return -EINVAL;
-	switch (*end) {
-	case 0: break;
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: return -EINVAL;
 	}
-	if (*end && strcmp(end, "iB") && strcmp(end, "B"))
-		return -EINVAL;
-	*out = v;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
 	return 0;
 }
 
@@ -236,10 +283,11 @@ void make_time_id(int64_t t, char *out, size_t len)
 
 int pid_stale(const char *host, long pid)
 {
-	char me[256] = "";
+	char me[HOST_NAME_NORM_MAX + 1], them[HOST_NAME_NORM_MAX + 1];
 
-	gethostname(me, sizeof(me) - 1);
-	if (strcmp(host, me) || pid <= 0)
+	host_name_self(me, sizeof(me));
+	host_name_normalize(host, them, sizeof(them));
+	if (strcmp(them, me) || pid <= 0)
 		return 0;
 	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }

@@ -50,6 +50,18 @@ void format_time(int64_t t, char *out, size_t len);
 
 /* Human readable byte count, e.g. "1.5 GiB". */
 void format_bytes(uint64_t n, char *out, size_t len);
+
+/*
+ * Strict numbers, the only parsers of numbers given on a command line or
+ * read as text: decimal digits only (no sign, space, prefix or empty
+ * string), no overflow.  -EINVAL when malformed, -ERANGE when outside
+ * min..max.  *out is set only on success.
+ */
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out);
+/* A size: digits, an optional unit K, M, G, T, P (powers of 1024, either
+ * case) and an optional "B" or "iB" after a unit ("B" alone is bytes).
+ * -ERANGE when it does not fit 64 bits. */
 int parse_size(const char *s, uint64_t *out);
 
 /* Length of chunk c of an image of image_size bytes: the last may be short. */

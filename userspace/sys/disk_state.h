@@ -13,6 +13,10 @@
 #include "lib/names.h"
 
 #define DISK_PATH_MAX	4096
+/* The sparse COW store of a backup's snapshot: 1 MiB .. 16 TiB (ext4's
+ * largest file). */
+#define COW_SIZE_MIN	(1ULL << 20)
+#define COW_SIZE_MAX	(1ULL << 44)
 
 struct disk_state {
 	char name[DISK_NAME_MAX + 1];

@@ -142,10 +142,7 @@ void csdm_lines_free(struct dm_line *lines, unsigned int n)
 	if (!lines)
 		return;
 	for (i = 0; i < n; i++) {
-		if (lines[i].params) {
-			secmem_wipe(lines[i].params, strlen(lines[i].params));
-			free(lines[i].params);
-		}
+		secmem_free(lines[i].params);	/* wiped on free */
 	}
 	free(lines);
 }
@@ -179,8 +176,11 @@ static int get_lines(int type, const char *name, struct dm_line **out,
 		l->start = start;
 		l->len = len;
 		snprintf(l->type, sizeof(l->type), "%s", ttype);
-		l->params = strdup(params ? params : "");
-		if (!l->params)
+		/* A crypt table spells out the volume key: secure memory. */
+		l->params = secmem_alloc(strlen(params ? params : "") + 1);
+		if (l->params)
+			memcpy(l->params, params ? params : "", strlen(params ? params : "") + 1);
+		else
 			ret = -ENOMEM;
 		if (!next)
 			break;

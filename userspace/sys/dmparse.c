@@ -11,18 +11,74 @@
 
 #include "cryptsnap-dm.h"
 #include "lib/secmem.h"
+#include "lib/util.h"
 #include "sys/dmparse.h"
+
+/* The next whitespace-separated token of *p (at most len - 1 bytes). */
+static int next_tok(const char **p, char *tok, size_t len)
+{
+	const char *s = *p + strspn(*p, " \t\n");
+	size_t n = strcspn(s, " \t\n");
+
+	if (!n || n >= len)
+		return -EPROTO;
+	memcpy(tok, s, n);
+	tok[n] = 0;
+	*p = s + n;
+	return 0;
+}
+
+/* A decimal number, strictly (no sign, no overflow). */
+static int next_u64(const char **p, uint64_t *v)
+{
+	char tok[24];
+
+	if (next_tok(p, tok, sizeof(tok)) || parse_u64(tok, 0, UINT64_MAX, v))
+		return -EPROTO;
+	return 0;
+}
+
+/* Digits up to stop (not consumed); -EPROTO if none or too many. */
+static int digits_u64(const char **p, uint64_t *v)
+{
+	size_t n = strspn(*p, "0123456789");
+	char tok[24];
+
+	if (!n || n >= sizeof(tok))
+		return -EPROTO;
+	memcpy(tok, *p, n);
+	tok[n] = 0;
+	*p += n;
+	return parse_u64(tok, 0, UINT64_MAX, v) ? -EPROTO : 0;
+}
 
 int cs_parse_status(const char *p, struct origin_status *st)
 {
-	int end = 0;
-	int n = sscanf(p, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %39s %" SCNu64
-		       " %" SCNu64 " %63s %" SCNu64 " %" SCNu64 " %" SCNu64 " %15s %" SCNu64 " %n",
-		       &st->chunk_sectors, &st->chunks, &st->changed, st->uuid,
-		       &st->counter, &st->base, st->snap_state, &st->cow_used,
-		       &st->cow_total, &st->frozen, st->set_state, &st->needed, &end);
+	int r = next_u64(&p, &st->chunk_sectors);
 
-	if (n != CRYPTSNAP_STATUS_NR_FIELDS || !end || p[end] || strchr(p, '-') == p)
+	if (!r)
+		r = next_u64(&p, &st->chunks);
+	if (!r)
+		r = next_u64(&p, &st->changed);
+	if (!r)
+		r = next_tok(&p, st->uuid, sizeof(st->uuid));
+	if (!r)
+		r = next_u64(&p, &st->counter);
+	if (!r)
+		r = next_u64(&p, &st->base);
+	if (!r)
+		r = next_tok(&p, st->snap_state, sizeof(st->snap_state));
+	if (!r)
+		r = next_u64(&p, &st->cow_used);
+	if (!r)
+		r = next_u64(&p, &st->cow_total);
+	if (!r)
+		r = next_u64(&p, &st->frozen);
+	if (!r)
+		r = next_tok(&p, st->set_state, sizeof(st->set_state));
+	if (!r)
+		r = next_u64(&p, &st->needed);
+	if (r || p[strspn(p, " \t\n")])
 		return -EPROTO;
 	if (!st->chunk_sectors || st->changed > st->chunks || st->frozen > st->chunks ||
 	    st->cow_used > st->cow_total || st->base > st->counter)
@@ -33,13 +89,12 @@ int cs_parse_status(const char *p, struct origin_status *st)
 int cs_parse_changes_page(const char *resp, uint64_t pos, uint64_t nchunks,
 			  uint64_t *next, const char **list)
 {
+	const char *p = resp;
 	uint64_t n;
-	int used = 0;
 
-	if (sscanf(resp, "%" SCNu64 " %" SCNu64 " %n", next, &n, &used) != 2 || !used ||
-	    *next <= pos || *next > nchunks)
+	if (next_u64(&p, next) || next_u64(&p, &n) || *next <= pos || *next > nchunks)
 		return -EPROTO;
-	*list = resp + used;
+	*list = p + strspn(p, " \t\n");
 	return 0;
 }
 
@@ -48,12 +103,12 @@ int cs_walk_extents(const char *p, uint64_t nchunks, uint64_t *last_end,
 		    int (*fn)(uint64_t, uint64_t, void *), void *arg)
 {
 	uint64_t s, l;
-	int used, ret;
+	int ret;
 
 	if (!strcmp(p, "-"))
 		return 0;
 	for (;;) {
-		if (sscanf(p, "%" SCNu64 ":%" SCNu64 "%n", &s, &l, &used) != 2)
+		if (digits_u64(&p, &s) || *p++ != ':' || digits_u64(&p, &l))
 			return -EPROTO;
 		/* Ascending, non-empty and inside the device, or we stop. */
 		if (!l || s < *last_end || s > nchunks || l > nchunks - s)
@@ -62,7 +117,6 @@ int cs_walk_extents(const char *p, uint64_t nchunks, uint64_t *last_end,
 		ret = fn(s, l, arg);
 		if (ret)
 			return ret;
-		p += used;
 		if (!*p)
 			return 0;
 		if (*p++ != ',')

@@ -152,15 +152,10 @@ static const char *jstr(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-static int parse_u64(const char *s, uint64_t *v)
+/* LUKS2 JSON numbers are decimal strings. */
+static int json_u64(const char *s, uint64_t *v)
 {
-	char *end;
-
-	if (!s || !*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno || *end ? -EINVAL : 0;
+	return parse_u64(s, 0, UINT64_MAX, v);
 }
 
 static void add_json(struct lbuf *b, const char *tag, json_object *o)
@@ -184,7 +179,7 @@ static int l2_segments(json_object *root, struct lbuf *b, struct luks_meta *m)
 		uint64_t off;
 
 		if (!json_object_is_type(seg, json_type_object) ||
-		    parse_u64(jstr(seg, "offset"), &off))
+		    json_u64(jstr(seg, "offset"), &off))
 			return -EINVAL;
 		m->data_offset = MIN(m->data_offset, off);
 		lb_add(b, "segment", key, strlen(key));
@@ -223,7 +218,7 @@ static int l2_config(json_object *root, struct lbuf *b, uint64_t hdr_size,
 	uint64_t ks;
 
 	if (!json_object_object_get_ex(root, "config", &cfg) ||
-	    parse_u64(jstr(cfg, "keyslots_size"), &ks) || ks > (1ULL << 40))
+	    json_u64(jstr(cfg, "keyslots_size"), &ks) || ks > (1ULL << 40))
 		return -EINVAL;
 	m->area = 2 * hdr_size + ks;
 	/* online reencryption and other mandatory requirements */

@@ -313,6 +313,8 @@ static int read_tty(uint8_t **key, size_t *len)
 		fclose(tty);
 		return -ENOMEM;
 	}
+	/* Unbuffered: stdio's buffer would be a copy in ordinary heap. */
+	setvbuf(tty, NULL, _IONBF, 0);
 	fputs("Passphrase: ", tty);
 	fflush(tty);
 	tcgetattr(fileno(tty), &old);
@@ -336,23 +338,7 @@ static int read_tty(uint8_t **key, size_t *len)
 
 int key_read(const char *key_file, uint8_t **key, size_t *len)
 {
-	uint8_t *plain, *s;
-	size_t n;
-	int r;
-
 	if (!key_file)
 		return read_tty(key, len);
-	r = read_small_file(key_file, KEY_MAX, &plain, &n);
-	if (r)
-		return r;
-	s = secmem_alloc(n ? n : 1);
-	if (s)
-		memcpy(s, plain, n);
-	secmem_wipe(plain, n);
-	free(plain);
-	if (!s)
-		return -ENOMEM;
-	*key = s;
-	*len = n;
-	return 0;
+	return read_secret_file(key_file, KEY_MAX, key, len);
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/source.h"
 
@@ -102,9 +103,10 @@ int image_open_target(const char *path, uint64_t size, int force, struct image *
 	return 0;
 }
 
-int read_small_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+static int read_whole(const char *path, size_t max, int secret, uint8_t **buf, size_t *len)
 {
 	struct stat st;
+	size_t n;
 	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -114,13 +116,28 @@ int read_small_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 		close(fd);
 		return -EFBIG;
 	}
-	*buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	n = st.st_size ? (size_t)st.st_size : 1;
+	*buf = secret ? secmem_alloc(n) : malloc(n);
 	r = *buf ? pread_full(fd, *buf, (size_t)st.st_size, 0) : -ENOMEM;
 	close(fd);
 	if (r < 0) {
-		free(*buf);
+		if (secret)
+			secmem_free(*buf);
+		else
+			free(*buf);
+		*buf = NULL;
 		return r;
 	}
 	*len = (size_t)st.st_size;
 	return 0;
+}
+
+int read_small_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	return read_whole(path, max, 0, buf, len);
+}
+
+int read_secret_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+	return read_whole(path, max, 1, buf, len);
 }

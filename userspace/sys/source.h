@@ -19,5 +19,8 @@ int image_open_target(const char *path, uint64_t size, int force, struct image *
 		      int *zeroed, int *created);
 /* Reads whole file (for escrow inputs), at most max bytes. */
 int read_small_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+/* The same straight into secure memory (lib/secmem.h), for passphrases
+ * and key files: *buf is secmem_free()d by the caller. */
+int read_secret_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 
 #endif

@@ -58,11 +58,39 @@ void vault_close(struct vault *v);
 /* Default directory for vault-managed KEK files. */
 const char *vault_key_dir(void);
 
-/* Locks: many shared holders (backup, restore) or one exclusive (GC,
- * key rotation).  Stale locks of dead processes on this host are removed. */
+/* Locks: many shared holders (backup, restore, verify) or one exclusive
+ * (GC, key rotation).  Stale locks of dead processes on this host are
+ * removed; a lock of another host is never guessed dead: it is shown
+ * (vault_lock_blocker) and broken only by an explicit vault_lock_break.
+ * Objects under locks/ whose names are not exactly a lock name are
+ * ignored: neither obeyed nor deleted. */
 enum { VAULT_LOCK_SHARED = 1, VAULT_LOCK_EXCLUSIVE = 2 };
 int vault_lock(struct vault *v, int kind);
 void vault_lock_release(struct vault *v);
+
+#define VAULT_LOCK_NAME_MAX 128
+struct vault_lock_info {
+	char name[VAULT_LOCK_NAME_MAX];	/* "<host>_<pid>_<rand>.<kind>" */
+	char host[64];			/* normalised (lib/names.h) */
+	long pid;
+	int exclusive;
+	int local;			/* taken on this machine */
+	int stale;			/* local and its process is gone */
+	int64_t time;			/* taken at, per its body; -1 unknown */
+};
+/* Parses a lock name as listed (without "locks/"); -EINVAL unless it is
+ * exactly one: no path component, a valid host, a pid, 16 hex digits. */
+int vault_lock_name_parse(const char *name, struct vault_lock_info *out);
+/* Every well-formed lock, sorted by name, *out malloc'ed; *bad counts
+ * the ignored objects. */
+int vault_lock_list(struct vault *v, struct vault_lock_info **out, size_t *n,
+		    size_t *bad);
+/* After vault_lock() returned -EBUSY: a live lock in the way of kind.
+ * -ENOENT when none is left. */
+int vault_lock_blocker(struct vault *v, int kind, struct vault_lock_info *out);
+/* Removes lock name (as listed).  -EINVAL for a malformed name, -ENOENT
+ * when there is no such lock, -EBUSY for our own. */
+int vault_lock_break(struct vault *v, const char *name);
 
 /* Activity log of key changes, one object per event. */
 int vault_log_event(struct vault *v, const char *event, const char *detail);

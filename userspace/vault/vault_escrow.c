@@ -163,12 +163,12 @@ int escrow_open(struct vault *v, struct blob_ctx *c, const char *point_id,
 		return -EOPNOTSUPP;
 	if (e->len < BLOB_OVERHEAD)
 		return -EBADMSG;
-	out = malloc(e->len - BLOB_OVERHEAD + 1);
+	out = secmem_alloc(e->len - BLOB_OVERHEAD + 1);
 	if (!out)
 		return -ENOMEM;
 	r = escrow_open_buf(v, c, point_id, e, out);
 	if (r < 0) {
-		free(out);
+		secmem_free(out);
 		return r;
 	}
 	*data = out;

@@ -18,7 +18,7 @@ struct vault_kek;
 int escrow_seal(struct vault *v, struct blob_ctx *c, const char *point_id,
 		const char *name, int kind, const uint8_t *data, size_t len,
 		struct escrow_slot *out);
-/* *data is malloc'ed; the caller wipes and frees it. */
+/* *data is in secure memory (lib/secmem.h): the caller secmem_free()s it. */
 int escrow_open(struct vault *v, struct blob_ctx *c, const char *point_id,
 		const struct escrow_slot *e, uint8_t **data, size_t *len);
 /* The same into out, which holds e->len - BLOB_OVERHEAD bytes (e.g.

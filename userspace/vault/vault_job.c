@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/crypto.h"
+#include "lib/names.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
 #include "vault/vault_job.h"
@@ -39,6 +40,72 @@ static void job_save(struct vault_job *j)
 	j->saved = time(NULL);
 }
 
+/* "jobs/YYYYMMDDTHHMMSSZ-xxxxxxxx.json" exactly, as make_time_id writes
+ * it: only such names are counted and deleted (they come from the vault). */
+static int job_name_ok(const char *name)
+{
+	static const char *pat = "jobs/DDDDDDDDTDDDDDDZ-HHHHHHHH.json";
+	size_t i;
+
+	if (strlen(name) != strlen(pat))
+		return 0;
+	for (i = 0; pat[i]; i++) {
+		char c = name[i];
+
+		if (pat[i] == 'D' ? !(c >= '0' && c <= '9') :
+		    pat[i] == 'H' ? !strchr("0123456789abcdef", c) || !c : c != pat[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* A record that says "running" for a process that may still run. */
+static int job_live(struct vault *v, const char *name)
+{
+	const char *state, *host;
+	json_object *o;
+	int64_t pid;
+	void *buf;
+	size_t len;
+	int live = 0;
+
+	if (backend_get(v->be, name, 16384, &buf, &len) < 0)
+		return 0;
+	if (!vj_parse(buf, len, &o)) {
+		live = !vj_str(o, "state", &state) && !strcmp(state, "running") &&
+		       !vj_str(o, "host", &host) && !vj_i64(o, "pid", &pid) &&
+		       !pid_stale(host, (long)pid);
+		json_object_put(o);
+	}
+	free(buf);
+	return live;
+}
+
+/*
+ * Bounds jobs/: before a new record, every record but the newest
+ * JOB_KEEP - 1 is deleted, unless it is still running.  Names sort by
+ * time (make_time_id).  Best effort, like the records themselves.
+ */
+static void job_prune(struct vault *v)
+{
+	struct name_list l = { 0 };
+	size_t i, n = 0, keep = JOB_KEEP - 1;
+
+	if (backend_list(v->be, "jobs/", &l) < 0)
+		return;
+	for (i = 0; i < l.n; i++)
+		n += job_name_ok(l.names[i]);
+	name_list_sort(&l);
+	for (i = 0; i < l.n && n > keep; i++) {
+		if (!job_name_ok(l.names[i]))
+			continue;
+		n--;
+		if (!job_live(v, l.names[i]))
+			backend_del(v->be, l.names[i]);
+	}
+	name_list_free(&l);
+}
+
 int job_start(struct vault *v, const char *type, const char *detail,
 	      uint64_t total, struct vault_job **out)
 {
@@ -55,7 +122,8 @@ int job_start(struct vault *v, const char *type, const char *detail,
 	j->total = total;
 	j->started = now;
 	j->pid = (int)getpid();
-	gethostname(j->host, sizeof(j->host) - 1);
+	host_name_self(j->host, sizeof(j->host));
+	job_prune(v);
 	job_save(j);
 	*out = j;
 	return 0;

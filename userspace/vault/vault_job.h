@@ -6,10 +6,14 @@
  * Jobs: every backup, restore, verify and key change is recorded as
  * "jobs/<id>.json" with its state and byte counts, rewritten as it runs.
  * A job left "running" by a dead process is reported as "interrupted".
+ * jobs/ is bounded: starting a job deletes all but the newest JOB_KEEP
+ * records (the new one included), except records of jobs still running.
  */
 #include <stdint.h>
 
 #include "vault/vault.h"
+
+#define JOB_KEEP 100
 
 struct vault_job {
 	struct vault *v;

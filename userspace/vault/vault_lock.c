@@ -4,6 +4,10 @@
  * on object stores too.  Protocol: publish our lock, then list; on a
  * conflict remove ours and fail with -EBUSY.  A lock of a dead process on
  * this host is stale and removed.
+ *
+ * Lock names come from the vault, which is not trusted: a name is used
+ * (obeyed, deleted, shown) only when it parses exactly, so it can name no
+ * other object and carries no path component or control character.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,57 +17,125 @@
 #include <unistd.h>
 
 #include "lib/crypto.h"
+#include "lib/names.h"
 #include "lib/util.h"
 #include "vault/vault.h"
 
+#define LOCKS "locks/"
+#define LOCK_BODY_MAX 64
+
 struct vault_lock {
-	char name[160];
+	char name[sizeof(LOCKS) + VAULT_LOCK_NAME_MAX];
 };
 
-static int lock_parse(const char *name, char *host, size_t hlen, long *pid, int *excl)
+static int hex16_ok(const char *s, size_t n)
 {
-	const char *base = name + strlen("locks/");
-	const char *us1 = strchr(base, '_'), *us2, *dot = strrchr(base, '.');
+	size_t i;
 
-	if (!us1 || !dot)
-		return -EUCLEAN;
-	us2 = strchr(us1 + 1, '_');
-	if (!us2 || (size_t)(us1 - base) >= hlen)
-		return -EUCLEAN;
-	snprintf(host, hlen, "%.*s", (int)(us1 - base), base);
-	*pid = strtol(us1 + 1, NULL, 10);
-	*excl = !strcmp(dot, ".exclusive");
+	if (n != 16)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!strchr("0123456789abcdef", s[i]))
+			return 0;
+	return 1;
+}
+
+int vault_lock_name_parse(const char *name, struct vault_lock_info *out)
+{
+	const char *us1, *us2, *dot;
+	char pid[16];
+	uint64_t v;
+
+	memset(out, 0, sizeof(*out));
+	out->time = -1;
+	if (strlen(name) >= VAULT_LOCK_NAME_MAX || strchr(name, '/'))
+		return -EINVAL;
+	us1 = strchr(name, '_');
+	us2 = us1 ? strchr(us1 + 1, '_') : NULL;
+	dot = us2 ? strchr(us2 + 1, '.') : NULL;
+	if (!dot || (size_t)(us1 - name) >= sizeof(out->host) ||
+	    (size_t)(us2 - us1 - 1) >= sizeof(pid) || !hex16_ok(us2 + 1, (size_t)(dot - us2 - 1)))
+		return -EINVAL;
+	if (strcmp(dot, ".shared") && strcmp(dot, ".exclusive"))
+		return -EINVAL;
+	memcpy(out->host, name, (size_t)(us1 - name));
+	out->host[us1 - name] = 0;
+	memcpy(pid, us1 + 1, (size_t)(us2 - us1 - 1));
+	pid[us2 - us1 - 1] = 0;
+	if (!host_name_valid(out->host) || parse_u64(pid, 1, INT32_MAX, &v))
+		return -EINVAL;
+	out->pid = (long)v;
+	out->exclusive = !strcmp(dot, ".exclusive");
+	snprintf(out->name, sizeof(out->name), "%s", name);
 	return 0;
 }
 
-static int lock_stale(const char *name, int *excl)
+/* The time a lock's body says it was taken: exactly {"time":N}. */
+static int64_t lock_time(struct vault *v, const char *obj)
 {
-	char host[128];
-	long pid;
+	const char *pre = "{\"time\":";
+	char text[LOCK_BODY_MAX + 1];
+	void *buf = NULL;
+	size_t len = 0;
+	uint64_t t;
 
-	if (lock_parse(name, host, sizeof(host), &pid, excl) < 0)
-		return 1;
-	return pid_stale(host, pid);	/* another host: cannot tell; assume live */
+	if (backend_get(v->be, obj, LOCK_BODY_MAX, &buf, &len) < 0)
+		return -1;
+	memcpy(text, buf, MIN(len, (size_t)LOCK_BODY_MAX));
+	text[MIN(len, (size_t)LOCK_BODY_MAX)] = 0;
+	free(buf);
+	if (strncmp(text, pre, strlen(pre)) || !len || text[strlen(text) - 1] != '}')
+		return -1;
+	text[strlen(text) - 1] = 0;
+	return parse_u64(text + strlen(pre), 0, INT64_MAX, &t) ? -1 : (int64_t)t;
 }
 
-/* Returns -EBUSY if a live lock other than ours conflicts with kind. */
-static int lock_check(struct vault *v, const char *ours, int kind)
+static void lock_info_fill(struct vault *v, const char *obj, struct vault_lock_info *li)
+{
+	char me[HOST_NAME_NORM_MAX + 1];
+
+	host_name_self(me, sizeof(me));
+	li->local = !strcmp(li->host, me);
+	li->stale = pid_stale(li->host, li->pid);
+	li->time = lock_time(v, obj);
+}
+
+static int conflicts(const struct vault_lock_info *li, int kind)
+{
+	return li->exclusive || kind == VAULT_LOCK_EXCLUSIVE;
+}
+
+/*
+ * Walks the live locks other than ours: stale ones are removed on the way.
+ * With out, stops at the first conflicting one and fills it in.  Returns
+ * -EBUSY on a conflict.
+ */
+static int lock_check(struct vault *v, const char *ours, int kind, struct vault_lock_info *out)
 {
 	struct name_list l = { 0 };
 	size_t i;
-	int r = backend_list(v->be, "locks/", &l);
+	int r = backend_list(v->be, LOCKS, &l);
 
 	for (i = 0; !r && i < l.n; i++) {
-		int excl = 0;
+		struct vault_lock_info li;
+		const char *obj = l.names[i];
 
-		if (!strcmp(l.names[i], ours))
+		if (ours && !strcmp(obj, ours))
 			continue;
-		if (lock_stale(l.names[i], &excl)) {
-			backend_del(v->be, l.names[i]);
+		if (strncmp(obj, LOCKS, strlen(LOCKS)) ||
+		    vault_lock_name_parse(obj + strlen(LOCKS), &li) < 0)
+			continue;	/* not a lock: neither obeyed nor deleted */
+		if (pid_stale(li.host, li.pid)) {
+			backend_del(v->be, obj);
 			continue;
 		}
-		if (excl || kind == VAULT_LOCK_EXCLUSIVE)
-			r = -EBUSY;
+		if (!conflicts(&li, kind))
+			continue;
+		r = -EBUSY;
+		if (out) {
+			lock_info_fill(v, obj, &li);
+			*out = li;
+		}
 	}
 	name_list_free(&l);
 	return r;
@@ -72,7 +144,7 @@ static int lock_check(struct vault *v, const char *ours, int kind)
 int vault_lock(struct vault *v, int kind)
 {
 	struct vault_lock *lk;
-	char host[64] = "", hex[17], body[64];
+	char host[HOST_NAME_NORM_MAX + 1], hex[17], body[LOCK_BODY_MAX];
 	uint8_t rnd[8];
 	int r;
 
@@ -81,18 +153,15 @@ int vault_lock(struct vault *v, int kind)
 	lk = calloc(1, sizeof(*lk));
 	if (!lk)
 		return -ENOMEM;
-	gethostname(host, sizeof(host) - 1);
-	for (char *p = host; *p; p++)
-		if (*p == '_' || *p == '/')
-			*p = '-';
+	host_name_self(host, sizeof(host));
 	crypto_random(rnd, sizeof(rnd));
 	hex_encode(rnd, sizeof(rnd), hex);
-	snprintf(lk->name, sizeof(lk->name), "locks/%s_%d_%s.%s", host, (int)getpid(),
+	snprintf(lk->name, sizeof(lk->name), LOCKS "%s_%d_%s.%s", host, (int)getpid(),
 		 hex, kind == VAULT_LOCK_EXCLUSIVE ? "exclusive" : "shared");
 	snprintf(body, sizeof(body), "{\"time\":%lld}", (long long)time(NULL));
 	r = backend_put(v->be, lk->name, body, strlen(body));
 	if (!r)
-		r = lock_check(v, lk->name, kind);
+		r = lock_check(v, lk->name, kind, NULL);
 	if (r < 0) {
 		backend_del(v->be, lk->name);
 		free(lk);
@@ -109,4 +178,71 @@ void vault_lock_release(struct vault *v)
 	backend_del(v->be, v->lock->name);
 	free(v->lock);
 	v->lock = NULL;
+}
+
+int vault_lock_blocker(struct vault *v, int kind, struct vault_lock_info *out)
+{
+	int r = lock_check(v, v->lock ? v->lock->name : NULL, kind, out);
+
+	return r == -EBUSY ? 0 : r < 0 ? r : -ENOENT;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct vault_lock_info *)a)->name,
+		      ((const struct vault_lock_info *)b)->name);
+}
+
+int vault_lock_list(struct vault *v, struct vault_lock_info **out, size_t *n, size_t *bad)
+{
+	struct name_list l = { 0 };
+	struct vault_lock_info *a;
+	size_t i;
+	int r = backend_list(v->be, LOCKS, &l);
+
+	*out = NULL;
+	*n = *bad = 0;
+	if (r)
+		return r;
+	a = calloc(l.n ? l.n : 1, sizeof(*a));
+	if (!a) {
+		name_list_free(&l);
+		return -ENOMEM;
+	}
+	for (i = 0; i < l.n; i++) {
+		const char *obj = l.names[i];
+
+		if (strncmp(obj, LOCKS, strlen(LOCKS)) ||
+		    vault_lock_name_parse(obj + strlen(LOCKS), &a[*n]) < 0) {
+			(*bad)++;
+			continue;
+		}
+		lock_info_fill(v, obj, &a[(*n)++]);
+	}
+	name_list_free(&l);
+	qsort(a, *n, sizeof(*a), by_name);
+	*out = a;
+	return 0;
+}
+
+int vault_lock_break(struct vault *v, const char *name)
+{
+	char obj[sizeof(LOCKS) + VAULT_LOCK_NAME_MAX];
+	struct vault_lock_info li;
+	struct name_list l = { 0 };
+	size_t i;
+	int r;
+
+	if (vault_lock_name_parse(name, &li) < 0)
+		return -EINVAL;
+	snprintf(obj, sizeof(obj), LOCKS "%s", name);
+	if (v->lock && !strcmp(v->lock->name, obj))
+		return -EBUSY;
+	r = backend_list(v->be, LOCKS, &l);
+	for (i = 0; !r && i < l.n && strcmp(l.names[i], obj); i++)
+		;
+	if (!r && i == l.n)
+		r = -ENOENT;
+	name_list_free(&l);
+	return r ? r : backend_del(v->be, obj);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/secmem.h"
 #include "lib/util.h"
 #include "vault/vault_blob.h"
 #include "vault/vault_escrow.h"
@@ -348,4 +349,14 @@ int vault_restore_escrow(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 	*data = buf;
 	*len = n;
 	return 0;
+}
+
+void vault_restore_escrow_free(const struct escrow_slot *e, uint8_t *data, size_t len)
+{
+	if (e->kind != ESCROW_IMAGE) {
+		secmem_free(data);
+		return;
+	}
+	secmem_wipe(data, len);
+	free(data);
 }

@@ -49,12 +49,15 @@ int vault_restore_image_slot(struct vault *v, struct bindex *bi, const struct ma
 /*
  * Any escrow slot of point m opened as restore hands it out: sealed slots
  * through escrow_open(), image slots from the image, checked against the
- * hash they record.  *data is malloc'ed; the caller wipes and frees it.
+ * hash they record.  A sealed slot (a secret) comes in secure memory, to
+ * be secmem_free()d; an image slot (a LUKS header area, up to 16 MiB, no
+ * secret) is malloc'ed: vault_restore_escrow_free() frees either.
  */
 struct blob_ctx;
 struct escrow_slot;
 int vault_restore_escrow(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 			 const struct manifest *m, const struct escrow_slot *e,
 			 uint8_t **data, size_t *len);
+void vault_restore_escrow_free(const struct escrow_slot *e, uint8_t *data, size_t len);
 
 #endif

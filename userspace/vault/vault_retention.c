@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "lib/util.h"
 #include "vault/vault_retention.h"
 
 int retention_policy_empty(const struct retention_policy *p)
@@ -14,13 +16,16 @@ static int64_t bucket(int64_t t, unsigned int rule)
 	time_t tt = (time_t)t;
 	struct tm tm;
 	char buf[16];
+	uint64_t week;
 
 	gmtime_r(&tt, &tm);
 	switch (rule) {
 	case KEEP_DAILY: return (int64_t)(tm.tm_year + 1900) * 1000 + tm.tm_yday;
 	case KEEP_WEEKLY:
-		strftime(buf, sizeof(buf), "%G%V", &tm);
-		return atoll(buf);
+		if (!strftime(buf, sizeof(buf), "%G%V", &tm) ||
+		    parse_u64(buf, 0, UINT32_MAX, &week))
+			return t / (7 * 86400);	/* cannot happen; still a week */
+		return (int64_t)week;
 	case KEEP_MONTHLY: return (int64_t)(tm.tm_year + 1900) * 100 + tm.tm_mon;
 	default: return tm.tm_year + 1900;
 	}
@@ -31,7 +36,13 @@ static int newest_first(const void *a, const void *b)
 	const struct retention_item *x = *(struct retention_item *const *)a;
 	const struct retention_item *y = *(struct retention_item *const *)b;
 
-	return x->created < y->created ? 1 : x->created > y->created ? -1 : 0;
+	int c;
+
+	if (x->created != y->created)
+		return x->created < y->created ? 1 : -1;
+	/* Points of one second: by id, so every run picks the same ones. */
+	c = strcmp(x->id ? x->id : "", y->id ? y->id : "");
+	return c < 0 ? 1 : c > 0 ? -1 : 0;
 }
 
 static void apply_bucketed(struct retention_item **s, size_t n, unsigned int count,

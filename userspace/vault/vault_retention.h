@@ -28,7 +28,10 @@ enum {
 	KEEP_RETAIN = 1 << 5,
 };
 
+/* Items are ordered by created, then by id: of two points of the same
+ * second the one with the greater id counts as the newer. */
 struct retention_item {
+	const char *id;		/* NULL sorts as "" */
 	int64_t created;
 	int64_t retain_until;
 	unsigned int keep;	/* out: KEEP_* reasons, 0 = remove */
