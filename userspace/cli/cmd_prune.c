@@ -199,14 +199,18 @@ static int collect(struct vault *v)
 	if (!r)
 		r = vault_gc(v, &st);
 	vault_lock_release(v);
+	if (r < 0 && st.why[0])
+		return fail("prune", r, "garbage collection refused, nothing deleted: %s",
+			    st.why);
 	if (r < 0)
 		return fail("prune", r, "garbage collection failed (nothing deleted "
 			    "that a point needs)");
 	format_bytes(st.bytes_freed, fr, sizeof(fr));
 	printf("gc: %llu points, %llu live blobs, %llu dead blobs, %llu packs kept, "
-	       "%llu packs deleted, %s freed\n",
+	       "%llu young packs kept, %llu packs deleted, %s freed\n",
 	       (unsigned long long)st.points, (unsigned long long)st.blobs_live,
 	       (unsigned long long)st.blobs_dead, (unsigned long long)st.packs_kept,
+	       (unsigned long long)st.packs_young,
 	       (unsigned long long)st.packs_deleted, fr);
 	return EXIT_OK;
 }

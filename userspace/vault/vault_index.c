@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/crypto.h"
+#include "lib/util.h"
 #include "vault/vault_index.h"
 #include "vault/vault_sealed.h"
 
@@ -22,7 +24,7 @@ static int index_name_ok(const char *name, char *sid, size_t sidlen)
 	return 1;
 }
 
-static int index_load_one(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+int vault_index_load_one(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 			  const char *name)
 {
 	char sid[40];
@@ -52,7 +54,7 @@ int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damag
 		return r;
 	r = backend_list(v->be, "index/", &l);
 	for (i = 0; !r && i < l.n; i++) {
-		int e = index_load_one(v, bi, &c, l.names[i]);
+		int e = vault_index_load_one(v, bi, &c, l.names[i]);
 
 		if (e == -ENOMEM)
 			r = e;
@@ -61,6 +63,32 @@ int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damag
 	}
 	name_list_free(&l);
 	blob_ctx_free(&c);
+	return r;
+}
+
+int vault_index_write(struct vault *v, struct blob_ctx *c, const struct bindex *bi,
+		      const struct bindex_rec *recs, size_t n, char *first,
+		      size_t firstlen)
+{
+	uint8_t sid[16], *buf;
+	char hex[33], name[64];
+	size_t k, part, blen;
+	int r = 0;
+
+	for (k = 0; !r && k < n; k += part) {
+		part = MIN(n - k, (size_t)INDEX_PART_RECS);
+		r = bindex_encode(bi, recs + k, part, &buf, &blen);
+		if (r < 0)
+			break;
+		r = crypto_random(sid, sizeof(sid));
+		hex_encode(sid, sizeof(sid), hex);
+		snprintf(name, sizeof(name), "index/%s.idx", hex);
+		if (!r)
+			r = vault_put_sealed(v, c, BLOB_INDEX, name, hex, buf, blen);
+		free(buf);
+		if (!r && !k && first)
+			snprintf(first, firstlen, "%s", name);
+	}
 	return r;
 }
 

@@ -10,6 +10,7 @@
 
 #include "lib/crypto.h"
 #include "lib/util.h"
+#include "vault/vault_index.h"
 #include "vault/vault_pack.h"
 #include "vault/vault_sealed.h"
 
@@ -21,7 +22,7 @@ int pack_writer_init(struct pack_writer *pw, struct vault *v, struct bindex *bi)
 	pw->buf = malloc(v->pack_size + vault_max_blob(v));
 	if (!pw->buf)
 		return -ENOMEM;
-	return crypto_random(pw->session, sizeof(pw->session));
+	return 0;
 }
 
 static int recs_add(struct bindex_rec **a, size_t *n, size_t *cap,
@@ -111,23 +112,14 @@ int pack_writer_flush(struct pack_writer *pw)
 
 int pack_writer_commit(struct pack_writer *pw, struct blob_ctx *c)
 {
-	char sid[33], name[64];
-	uint8_t *buf;
-	size_t len;
 	int r;
 
 	r = pack_writer_flush(pw);
 	if (r < 0 || !pw->nall)
 		return r;
 	pthread_mutex_lock(&pw->bi->mu);
-	r = bindex_encode(pw->bi, pw->all, pw->nall, &buf, &len);
+	r = vault_index_write(pw->v, c, pw->bi, pw->all, pw->nall, NULL, 0);
 	pthread_mutex_unlock(&pw->bi->mu);
-	if (r < 0)
-		return r;
-	hex_encode(pw->session, sizeof(pw->session), sid);
-	snprintf(name, sizeof(name), "index/%s.idx", sid);
-	r = vault_put_sealed(pw->v, c, BLOB_INDEX, name, sid, buf, len);
-	free(buf);
 	return r;
 }
 

@@ -24,7 +24,6 @@ struct pack_writer {
 	struct bindex_rec *cur, *all;
 	size_t ncur, capcur, nall, capall;
 	uint64_t bytes_written;
-	uint8_t session[16];
 };
 
 int pack_writer_init(struct pack_writer *pw, struct vault *v, struct bindex *bi);
