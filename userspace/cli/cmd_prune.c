@@ -212,6 +212,9 @@ static int collect(struct vault *v)
 	       (unsigned long long)st.blobs_dead, (unsigned long long)st.packs_kept,
 	       (unsigned long long)st.packs_young,
 	       (unsigned long long)st.packs_deleted, fr);
+	if (st.blobs_lost)
+		printf("gc: %llu blobs kept points need are in no pack (lost; see "
+		       "'cryptsnap verify')\n", (unsigned long long)st.blobs_lost);
 	return EXIT_OK;
 }
 

@@ -7,7 +7,7 @@
 
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the tool version" },
-	{ "vault", cmd_vault, "create a vault (vault init)" },
+	{ "vault", cmd_vault, "create a vault (vault init), rebuild its index (vault repair)" },
 	{ "protect", cmd_protect, "put a live dm-crypt disk under protection" },
 	{ "unprotect", cmd_unprotect, "take a disk out of protection (live)" },
 	{ "status", cmd_status, "tracking and snapshot state of protected disks" },

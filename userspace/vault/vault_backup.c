@@ -75,6 +75,8 @@ static int begin(struct vault_backup *vb, const struct vault_backup_opts *o)
 		r = bindex_init(&vb->bi);
 	if (!r)
 		r = vault_index_load(vb->v, &vb->bi, NULL);
+	if (!r)
+		r = vault_index_drop_missing(vb->v, &vb->bi);
 	if (!r && o->base_point && *o->base_point)
 		r = load_base(vb, o->base_point);
 	if (!r)

@@ -25,7 +25,13 @@ struct gc {
 	int64_t now;
 	struct name_list young;		/* index objects inside the grace period */
 	struct name_list keep;		/* pack names that stay */
+	size_t unindexed;		/* packs present that no index lists */
 };
+
+static int cmp_pstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static int refuse(struct gc *g, int err, const char *fmt, ...)
 {
@@ -55,7 +61,7 @@ static int keep_pack(struct gc *g, const uint8_t *pid)
 }
 
 /* A live blob must have a location: else an index object is missing and
- * the pack holding the blob looks unreferenced. */
+ * the pack holding the blob looks unreferenced.  1 when the blob is lost. */
 static int mark(struct gc *g, const char *point, const uint8_t *id)
 {
 	struct bloc loc;
@@ -63,6 +69,13 @@ static int mark(struct gc *g, const char *point, const uint8_t *id)
 	int r;
 
 	if (!bindex_get(&g->bi, id, &loc)) {
+		/* Every pack is listed: the blob is in none of them, its pack
+		 * is gone (verify and repair report the point); nothing GC
+		 * could delete holds it. */
+		if (!g->unindexed) {
+			g->st->blobs_lost++;
+			return 1;
+		}
 		hex_encode(id, 8, hex);
 		return refuse(g, -EUCLEAN, "point %s needs blob %s… that no index "
 			      "object lists (an index object is missing; see "
@@ -89,12 +102,16 @@ static int mark_point(struct gc *g, const char *id)
 		if (seg_is_zero_id(m.segs[s]))
 			continue;
 		r = mark(g, id, m.segs[s]);
+		if (r > 0) {
+			r = 0;		/* segment lost: its chunks are unknown */
+			continue;
+		}
 		if (!r && vault_seg_load(g->v, &g->bi, &g->c, &m, s, g->ids) < 0)
 			r = refuse(g, -EUCLEAN, "segment %llu of point %s cannot be "
 				   "read and authenticated", (unsigned long long)s, id);
 		for (i = 0; !r && i < manifest_seg_len(&m, s); i++)
 			if (!seg_is_zero_id(g->ids[i]))
-				r = mark(g, id, g->ids[i]);
+				r = MIN(mark(g, id, g->ids[i]), 0);
 	}
 	manifest_free(&m);
 	g->st->points++;
@@ -141,6 +158,30 @@ static int mark_young_index(struct gc *g, const char *name)
 	return r;
 }
 
+static int count_unindexed(struct gc *g)
+{
+	struct name_list packs = { 0 }, listed_packs = { 0 };
+	char name[80];
+	const char *p;
+	size_t i;
+	int r = backend_list(g->v->be, "packs/", &packs);
+
+	for (i = 0; !r && i < g->bi.npacks; i++) {
+		bindex_pack_name(g->bi.packs[i], name, sizeof(name));
+		r = name_list_add(&listed_packs, name);
+	}
+	name_list_sort(&listed_packs);
+	for (i = 0; !r && i < packs.n; i++) {
+		p = packs.names[i];
+		if (!listed_packs.n || !bsearch(&p, listed_packs.names, listed_packs.n,
+						sizeof(char *), cmp_pstr))
+			g->unindexed++;
+	}
+	name_list_free(&packs);
+	name_list_free(&listed_packs);
+	return r;
+}
+
 static int load_indexes(struct gc *g, const struct name_list *idx)
 {
 	size_t i;
@@ -180,11 +221,6 @@ static int collect(struct gc *g, struct bindex_rec **recs, size_t *n)
 	g->st->blobs_dead = g->bi.n - k;
 	name_list_sort(&g->keep);
 	return r;
-}
-
-static int cmp_pstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int listed(const struct name_list *l, const char *name)
@@ -236,6 +272,8 @@ static int run(struct gc *g)
 	r = backend_list(g->v->be, "index/", &old_idx);
 	if (!r)
 		r = load_indexes(g, &old_idx);
+	if (!r)
+		r = count_unindexed(g);
 	if (!r)
 		r = mark_all(g);
 	if (!r)

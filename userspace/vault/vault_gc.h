@@ -7,8 +7,10 @@
  * from the points: every segment and chunk a manifest reaches.  GC refuses
  * (-EUCLEAN, nothing deleted, st->why names the object) when an index,
  * manifest or segment cannot be read and authenticated, or when a live
- * blob has no location in any index (an index object is missing): it
- * could then not tell which packs a kept point needs.
+ * blob has no location in any index while some pack is listed by no index
+ * (an index object is missing): it could then not tell which packs a kept
+ * point needs.  A live blob no index lists while every pack is listed is
+ * lost with its pack (counted in blobs_lost; verify names the point).
  *
  * Otherwise it writes new index objects of the live blobs, removes the old
  * indexes, and deletes packs holding no live blob.  Objects an in-flight
@@ -25,7 +27,7 @@
 #define GC_GRACE_SECONDS	(24 * 3600)
 
 struct gc_stats {
-	uint64_t points, blobs_live, blobs_dead;
+	uint64_t points, blobs_live, blobs_dead, blobs_lost;
 	uint64_t packs_kept, packs_young, packs_deleted, bytes_freed;
 	char why[192];		/* on refusal: which object and what */
 };

@@ -66,6 +66,48 @@ int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damag
 	return r;
 }
 
+static int cmp_pstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int vault_index_packs_present(struct vault *v, const struct bindex *bi,
+			      uint8_t **present)
+{
+	struct name_list packs = { 0 };
+	char name[80];
+	const char *p = name;
+	size_t i;
+	int r;
+
+	*present = calloc(bi->npacks ? bi->npacks : 1, 1);
+	if (!*present)
+		return -ENOMEM;
+	r = backend_list(v->be, "packs/", &packs);
+	for (i = 0; !r && i < bi->npacks; i++) {
+		bindex_pack_name(bi->packs[i], name, sizeof(name));
+		(*present)[i] = packs.n && bsearch(&p, packs.names, packs.n,
+						   sizeof(char *), cmp_pstr);
+	}
+	name_list_free(&packs);
+	if (r < 0) {
+		free(*present);
+		*present = NULL;
+	}
+	return r;
+}
+
+int vault_index_drop_missing(struct vault *v, struct bindex *bi)
+{
+	uint8_t *present;
+	int r = vault_index_packs_present(v, bi, &present);
+
+	if (!r)
+		r = bindex_filter(bi, present);
+	free(present);
+	return r;
+}
+
 int vault_index_write(struct vault *v, struct blob_ctx *c, const struct bindex *bi,
 		      const struct bindex_rec *recs, size_t n, char *first,
 		      size_t firstlen)

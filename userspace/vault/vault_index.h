@@ -23,6 +23,14 @@
  * NULL).  Damage is not an error here: it shows up as missing blobs. */
 int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damaged);
 
+/* Marks in present[] (bi->npacks flags, caller frees) which of bi's packs
+ * exist in the vault. */
+int vault_index_packs_present(struct vault *v, const struct bindex *bi,
+			      uint8_t **present);
+/* Drops entries whose pack is gone, so dedup never trusts a lost pack: the
+ * next backup stores those blobs again. */
+int vault_index_drop_missing(struct vault *v, struct bindex *bi);
+
 /* Loads one index object (authenticated, decoded) into bi. */
 int vault_index_load_one(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 			 const char *name);

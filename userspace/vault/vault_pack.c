@@ -19,7 +19,7 @@ int pack_writer_init(struct pack_writer *pw, struct vault *v, struct bindex *bi)
 	memset(pw, 0, sizeof(*pw));
 	pw->v = v;
 	pw->bi = bi;
-	pw->buf = malloc(v->pack_size + vault_max_blob(v));
+	pw->buf = malloc(v->pack_size + PACK_REC_LEN + vault_max_blob(v));
 	if (!pw->buf)
 		return -ENOMEM;
 	return 0;
@@ -41,21 +41,39 @@ static int recs_add(struct bindex_rec **a, size_t *n, size_t *cap,
 	return 0;
 }
 
+int pack_rec_decode(const uint8_t *hdr, uint32_t max_blob, uint8_t id[32],
+		    uint32_t *len, uint8_t *type)
+{
+	static const uint8_t zero[32];
+
+	*len = get_le32(hdr + 32);
+	*type = hdr[36];
+	if (!memcmp(hdr, zero, 32) || *len < BLOB_OVERHEAD || *len > max_blob ||
+	    (*type != BLOB_DATA && *type != BLOB_SEG) || hdr[37] || hdr[38] || hdr[39])
+		return -EUCLEAN;
+	memcpy(id, hdr, 32);
+	return 0;
+}
+
 int pack_writer_add(struct pack_writer *pw, const uint8_t id[32], uint8_t type,
 		    const uint8_t *blob, size_t len)
 {
 	struct bindex_rec rec;
 	int r;
 
-	if (pw->len && pw->len + len > pw->v->pack_size) {
+	if (pw->len && pw->len + PACK_REC_LEN + len > pw->v->pack_size) {
 		r = pack_writer_flush(pw);
 		if (r < 0)
 			return r;
 	}
 	if (!pw->len) {
-		memcpy(pw->buf, "CSPK\1\0\0\0", PACK_HDR_LEN);
+		memcpy(pw->buf, "CSPK\2\0\0\0", PACK_HDR_LEN);
 		pw->len = PACK_HDR_LEN;
 	}
+	memcpy(pw->buf + pw->len, id, 32);
+	put_le32(pw->buf + pw->len + 32, (uint32_t)len);
+	memcpy(pw->buf + pw->len + 36, (uint8_t[4]){ type, 0, 0, 0 }, 4);
+	pw->len += PACK_REC_LEN;
 	memcpy(rec.id, id, 32);
 	rec.loc.pack = BLOC_PENDING;
 	rec.loc.off = (uint32_t)pw->len;
