@@ -382,6 +382,9 @@ int cmd_backup_disk(int argc, char **argv)
 	r = cli_vault("backup", b.d.vault, 1, b.kek ? b.kek : b.d.kek[0] ? b.d.kek : NULL, &b.v);
 	if (r)
 		return r;
+	r = cli_catalogue_ensure("backup", b.v);
+	if (r)
+		goto out;
 	if (b.v->chunk_size != b.d.chunk_sectors << 9) {
 		r = fail_errno("backup", 0, "vault chunk size %u differs from the tracking chunk %u",
 			     b.v->chunk_size, b.d.chunk_sectors << 9);

@@ -10,6 +10,7 @@
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
 #include "lib/util.h"
+#include "vault/vault_catalogue.h"
 
 int exit_code(int err)
 {
@@ -91,6 +92,56 @@ int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 			    kek ? " with " : "", kek ? kek : "");
 	}
 	return EXIT_OK;
+}
+
+int cli_catalogue_ensure(const char *cmd, struct vault *v)
+{
+	char why[192] = "";
+	struct blob_ctx c;
+	uint64_t built = 0;
+	int r = blob_ctx_init(&c, v);
+
+	if (!r)
+		r = vault_catalogue_ensure(v, &c, &built, why, sizeof(why));
+	blob_ctx_free(&c);
+	if (r < 0 && why[0]) {
+		fprintf(stderr, "cryptsnap %s: %s\n", cmd, why);
+		return exit_code(r);
+	}
+	if (r < 0)
+		return fail(cmd, r, "cannot read the catalogue of points");
+	if (built)
+		fprintf(stderr, "cryptsnap %s: note: catalogue of points built from the "
+			"%llu points present (vault written by an older build)\n", cmd,
+			(unsigned long long)built);
+	return EXIT_OK;
+}
+
+int cli_catalogue_report(const char *cmd, struct vault *v, int print, int say)
+{
+	struct cat_check ck = { 0 };
+	struct blob_ctx c;
+	size_t i;
+	int r = blob_ctx_init(&c, v);
+
+	if (!r)
+		r = vault_catalogue_check(v, &c, &ck);
+	blob_ctx_free(&c);
+	if (r < 0) {
+		cat_check_free(&ck);
+		return say ? fail(cmd, r, "cannot check the catalogue of points") : exit_code(r);
+	}
+	for (i = 0; print && i < ck.damage.n; i++)
+		printf("DAMAGED catalogue: %s\n", ck.damage.names[i]);
+	if (print && ck.absent)
+		printf("catalogue of points: none yet (vault written by an older build); "
+		       "the next backup or prune builds it\n");
+	if (say && ck.damage.n)
+		fprintf(stderr, "cryptsnap %s: %s%s\n", cmd, ck.damage.names[0],
+			ck.damage.n > 1 ? " (and more, see verify)" : "");
+	r = ck.damage.n ? EXIT_CORRUPT : EXIT_OK;
+	cat_check_free(&ck);
+	return r;
 }
 
 double now_seconds(void)

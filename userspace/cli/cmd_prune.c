@@ -230,6 +230,11 @@ int cmd_prune(int argc, char **argv)
 	r = cli_vault("prune", a.vault, 1, a.kek, &v);
 	if (r)
 		return r;
+	r = a.dry_run ? EXIT_OK : cli_catalogue_ensure("prune", v);
+	if (r) {
+		vault_close(v);
+		return r;
+	}
 	r = vault_lock(v, VAULT_LOCK_SHARED);
 	if (r < 0) {
 		vault_close(v);

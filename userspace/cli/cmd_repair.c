@@ -90,6 +90,11 @@ int cmd_vault_repair(int argc, char **argv)
 	r = cli_vault("vault repair", loc, 1, kek, &v);
 	if (r)
 		return r;
+	r = cli_catalogue_ensure("vault repair", v);
+	if (r) {
+		vault_close(v);
+		return r;
+	}
 	r = vault_lock(v, VAULT_LOCK_EXCLUSIVE);
 	if (r < 0) {
 		vault_close(v);

@@ -178,6 +178,8 @@ static int run(struct verify_args *a, struct verify_state *vs)
 		verify_point(vs, ids.names[i]);
 	print_results(vs, dj, a->json);
 	r = vs->damaged || dmg.n ? EXIT_CORRUPT : EXIT_OK;
+	if (cli_catalogue_report("verify", vs->v, !a->json, 0))
+		r = EXIT_CORRUPT;
 	job_finish(vs->job, r ? -EBADMSG : 0, r ? "damaged points found" : NULL);
 	json_object_put(dj);
 	name_list_free(&ids);

@@ -23,6 +23,8 @@ struct name_list {
 struct backend_ops {
 	const char *scheme;
 	int (*put)(struct backend *b, const char *name, const void *buf, size_t len);
+	/* Like put, but -EEXIST when the object exists (S3: If-None-Match). */
+	int (*put_new)(struct backend *b, const char *name, const void *buf, size_t len);
 	/* Whole object, at most maxlen bytes (-EFBIG beyond). */
 	int (*get)(struct backend *b, const char *name, size_t maxlen,
 		   void **buf, size_t *len);

@@ -121,6 +121,37 @@ static int local_put(struct backend *b, const char *name, const void *buf, size_
 	return write_file_atomic_at(l->dirfd, name, tmp, buf, len, WFA_EXCL);
 }
 
+/* Publishes by link(), which never replaces an existing name. */
+static int local_put_new(struct backend *b, const char *name, const void *buf,
+			 size_t len)
+{
+	struct local *l = to_local(b);
+	char tmp[64];
+	int fd, r;
+
+	if (!name_ok(name))
+		return -EINVAL;
+	r = tmp_name(tmp, sizeof(tmp));
+	if (!r)
+		r = make_dirs(l->dirfd, tmp);
+	if (!r)
+		r = make_dirs(l->dirfd, name);
+	if (r < 0)
+		return r;
+	fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_full(fd, buf, len);
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && linkat(l->dirfd, tmp, l->dirfd, name, 0) < 0)
+		r = -errno;
+	unlinkat(l->dirfd, tmp, 0);
+	return r ? r : fsync_parent_at(l->dirfd, name);
+}
+
 static int open_obj(struct local *l, const char *name)
 {
 	int fd;
@@ -300,6 +331,7 @@ static void local_close(struct backend *b)
 static const struct backend_ops local_ops = {
 	.scheme = "file",
 	.put = local_put,
+	.put_new = local_put_new,
 	.get = local_get,
 	.get_range = local_get_range,
 	.list = local_list,
