@@ -76,10 +76,10 @@ int vault_seen_put(const char *vault_id_hex, uint64_t counter)
 	if (dfd < 0)
 		return -errno;
 	/* Two commands at once: the higher counter wins. */
-	if (flock(dfd, LOCK_EX) < 0 || vault_seen_get(vault_id_hex, &old) < 0 ||
-	    old >= counter) {
+	r = flock(dfd, LOCK_EX) < 0 ? -errno : vault_seen_get(vault_id_hex, &old);
+	if (r < 0 || old >= counter) {
 		close(dfd);
-		return 0;
+		return r;
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "counter", json_object_new_int64((int64_t)counter));
