@@ -46,8 +46,7 @@ static int report(const struct repair_report *rep)
 
 		if (sscanf(rep->lost.names[i], "%63s %79s %llu", id, disk, &n) == 3)
 			printf("DAMAGED %s: %llu blobs were in missing packs; the next "
-			       "backup of disk %s with --full (or of its image) stores "
-			       "them again\n", id, n, disk);
+			       "backup of disk %s stores them again\n", id, n, disk);
 	}
 	if (rep->lost.n) {
 		fprintf(stderr, "cryptsnap vault repair: %zu points lost data in "

@@ -99,13 +99,14 @@ int vault_index_packs_present(struct vault *v, const struct bindex *bi,
 
 int vault_index_drop_missing(struct vault *v, struct bindex *bi)
 {
+	size_t before = bi->n;
 	uint8_t *present;
 	int r = vault_index_packs_present(v, bi, &present);
 
 	if (!r)
 		r = bindex_filter(bi, present);
 	free(present);
-	return r;
+	return r < 0 ? r : (int)MIN(before - bi->n, (size_t)INT32_MAX);
 }
 
 int vault_index_write(struct vault *v, struct blob_ctx *c, const struct bindex *bi,

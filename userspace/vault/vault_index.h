@@ -28,7 +28,7 @@ int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damag
 int vault_index_packs_present(struct vault *v, const struct bindex *bi,
 			      uint8_t **present);
 /* Drops entries whose pack is gone, so dedup never trusts a lost pack: the
- * next backup stores those blobs again. */
+ * next backup stores those blobs again.  Returns how many were dropped. */
 int vault_index_drop_missing(struct vault *v, struct bindex *bi);
 
 /* Loads one index object (authenticated, decoded) into bi. */
