@@ -17,6 +17,9 @@ check "the refusal names the deleted point" said "point $P1 was deleted"
 "$CS" verify --vault v >verify.log 2>&1
 check "verify with a deleted point: exit 5" test $? = 5
 check "verify names the deleted point" grep -q "DAMAGED catalogue: point $P1 was deleted" verify.log
+"$CS" verify --vault v --json >verify.json 2>&1
+check "verify --json: exit 5" test $? = 5
+check "verify --json reports the catalogue damaged" python3 -c 'import json,sys; c=json.load(open("verify.json"))["catalogue"]; sys.exit(not (c["state"] == "damaged" and "'"$P1"' was deleted" in c["damage"][0]))'
 mv p1.saved v/points/"$P1".point
 
 # A rolled-back manifest: key rotation rewrites every manifest; the

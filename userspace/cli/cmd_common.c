@@ -117,30 +117,40 @@ int cli_catalogue_ensure(const char *cmd, struct vault *v)
 	return EXIT_OK;
 }
 
-int cli_catalogue_report(const char *cmd, struct vault *v, int print, int say)
+int cli_catalogue_damage(struct vault *v, struct name_list *lines, int *absent)
 {
 	struct cat_check ck = { 0 };
 	struct blob_ctx c;
-	size_t i;
 	int r = blob_ctx_init(&c, v);
 
 	if (!r)
 		r = vault_catalogue_check(v, &c, &ck);
 	blob_ctx_free(&c);
+	*lines = ck.damage;
+	*absent = ck.absent;
+	return r;
+}
+
+int cli_catalogue_report(const char *cmd, struct vault *v, int print, int say)
+{
+	struct name_list dmg = { 0 };
+	int absent = 0, r = cli_catalogue_damage(v, &dmg, &absent);
+	size_t i;
+
 	if (r < 0) {
-		cat_check_free(&ck);
+		name_list_free(&dmg);
 		return say ? fail(cmd, r, "cannot check the catalogue of points") : exit_code(r);
 	}
-	for (i = 0; print && i < ck.damage.n; i++)
-		printf("DAMAGED catalogue: %s\n", ck.damage.names[i]);
-	if (print && ck.absent)
+	for (i = 0; print && i < dmg.n; i++)
+		printf("DAMAGED catalogue: %s\n", dmg.names[i]);
+	if (print && absent)
 		printf("catalogue of points: none yet (vault written by an older build); "
 		       "the next backup or prune builds it\n");
-	if (say && ck.damage.n)
-		fprintf(stderr, "cryptsnap %s: %s%s\n", cmd, ck.damage.names[0],
-			ck.damage.n > 1 ? " (and more, see verify)" : "");
-	r = ck.damage.n ? EXIT_CORRUPT : EXIT_OK;
-	cat_check_free(&ck);
+	if (say && dmg.n)
+		fprintf(stderr, "cryptsnap %s: %s%s\n", cmd, dmg.names[0],
+			dmg.n > 1 ? " (and more, see verify)" : "");
+	r = dmg.n ? EXIT_CORRUPT : EXIT_OK;
+	name_list_free(&dmg);
 	return r;
 }
 

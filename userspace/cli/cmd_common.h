@@ -31,6 +31,9 @@ int cli_catalogue_ensure(const char *cmd, struct vault *v);
  * "DAMAGED catalogue: ..." line per problem on stdout; with say, one line
  * on stderr.  EXIT_CORRUPT on any problem. */
 int cli_catalogue_report(const char *cmd, struct vault *v, int print, int say);
+/* The same check, its problems as lines (for JSON); *absent when the vault
+ * has no catalogue yet.  0 or a negative errno. */
+int cli_catalogue_damage(struct vault *v, struct name_list *lines, int *absent);
 int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 	      struct vault **out);
 

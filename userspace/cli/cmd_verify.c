@@ -28,6 +28,8 @@ struct verify_state {
 	json_object *out;
 	uint64_t progress;
 	unsigned int damaged;
+	json_object *cat;		/* --json: the catalogue check */
+	int cat_bad;
 };
 
 static void usage(FILE *f)
@@ -102,6 +104,29 @@ static void verify_point(struct verify_state *vs, const char *id)
 	manifest_free(&m);
 }
 
+/* --json: "catalogue": { "state": ok|absent|damaged|unreadable,
+ * "damage": [lines] }. */
+static void catalogue_json(struct verify_state *vs, int json)
+{
+	struct name_list dmg = { 0 };
+	json_object *a;
+	int absent = 0, r;
+	size_t i;
+
+	if (!json)
+		return;
+	r = cli_catalogue_damage(vs->v, &dmg, &absent);
+	vs->cat = json_object_new_object();
+	a = json_object_new_array();
+	for (i = 0; i < dmg.n; i++)
+		json_object_array_add(a, json_object_new_string(dmg.names[i]));
+	vs->cat_bad = r < 0 || dmg.n;
+	json_object_object_add(vs->cat, "state", json_object_new_string(
+		r < 0 ? "unreadable" : dmg.n ? "damaged" : absent ? "absent" : "ok"));
+	json_object_object_add(vs->cat, "damage", a);
+	name_list_free(&dmg);
+}
+
 static void print_missing(json_object *o, const char *id)
 {
 	json_object *a;
@@ -127,6 +152,8 @@ static void print_results(struct verify_state *vs, json_object *dmg_idx, int jso
 		json_object_object_add(o, "points", json_object_get(vs->out));
 		json_object_object_add(o, "damaged_indexes", json_object_get(dmg_idx));
 		json_object_object_add(o, "damaged_points", json_object_new_int((int)vs->damaged));
+		if (vs->cat)
+			json_object_object_add(o, "catalogue", vs->cat);
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
 		json_object_put(o);
 		return;
@@ -176,9 +203,12 @@ static int run(struct verify_args *a, struct verify_state *vs)
 		json_object_array_add(dj, json_object_new_string(dmg.names[i]));
 	for (i = 0; i < ids.n; i++)
 		verify_point(vs, ids.names[i]);
+	catalogue_json(vs, a->json);
 	print_results(vs, dj, a->json);
 	r = vs->damaged || dmg.n ? EXIT_CORRUPT : EXIT_OK;
-	if (cli_catalogue_report("verify", vs->v, !a->json, 0))
+	if (!a->json && cli_catalogue_report("verify", vs->v, 1, 0))
+		r = EXIT_CORRUPT;
+	if (a->json && vs->cat_bad)
 		r = EXIT_CORRUPT;
 	job_finish(vs->job, r ? -EBADMSG : 0, r ? "damaged points found" : NULL);
 	json_object_put(dj);
