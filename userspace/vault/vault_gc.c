@@ -26,6 +26,7 @@ struct gc {
 	struct name_list young;		/* index objects inside the grace period */
 	struct name_list keep;		/* pack names that stay */
 	size_t unindexed;		/* packs present that no index lists */
+	struct name_list packs;		/* packs/ when GC started, sorted */
 };
 
 static int cmp_pstr(const void *a, const void *b)
@@ -160,24 +161,23 @@ static int mark_young_index(struct gc *g, const char *name)
 
 static int count_unindexed(struct gc *g)
 {
-	struct name_list packs = { 0 }, listed_packs = { 0 };
+	struct name_list listed_packs = { 0 };
 	char name[80];
 	const char *p;
 	size_t i;
-	int r = backend_list(g->v->be, "packs/", &packs);
+	int r = 0;
 
 	for (i = 0; !r && i < g->bi.npacks; i++) {
 		bindex_pack_name(g->bi.packs[i], name, sizeof(name));
 		r = name_list_add(&listed_packs, name);
 	}
 	name_list_sort(&listed_packs);
-	for (i = 0; !r && i < packs.n; i++) {
-		p = packs.names[i];
+	for (i = 0; !r && i < g->packs.n; i++) {
+		p = g->packs.names[i];
 		if (!listed_packs.n || !bsearch(&p, listed_packs.names, listed_packs.n,
 						sizeof(char *), cmp_pstr))
 			g->unindexed++;
 	}
-	name_list_free(&packs);
 	name_list_free(&listed_packs);
 	return r;
 }
@@ -188,7 +188,7 @@ static int load_indexes(struct gc *g, const struct name_list *idx)
 	int r = 0;
 
 	for (i = 0; !r && i < idx->n; i++) {
-		r = vault_index_load_one(g->v, &g->bi, &g->c, idx->names[i]);
+		r = vault_index_merge_one(g->v, &g->bi, &g->c, idx->names[i], &g->packs);
 		if (r < 0 && r != -ENOMEM)
 			return refuse(g, -EUCLEAN, "index object %s cannot be read "
 				      "and authenticated", idx->names[i]);
@@ -269,7 +269,9 @@ static int run(struct gc *g)
 	int r;
 
 	g->v->be->ops->cleanup(g->v->be, g->now - GC_GRACE_SECONDS);
-	r = backend_list(g->v->be, "index/", &old_idx);
+	r = backend_list(g->v->be, "packs/", &g->packs);
+	if (!r)
+		r = backend_list(g->v->be, "index/", &old_idx);
 	if (!r)
 		r = load_indexes(g, &old_idx);
 	if (!r)
@@ -311,6 +313,7 @@ int vault_gc_at(struct vault *v, int64_t now, struct gc_stats *st)
 	bindex_free(&g.bi);
 	name_list_free(&g.young);
 	name_list_free(&g.keep);
+	name_list_free(&g.packs);
 	free(g.ids);
 	return r;
 }

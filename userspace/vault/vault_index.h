@@ -20,7 +20,8 @@
 #define INDEX_PART_RECS	(1U << 21)
 
 /* Loads every index object; names of damaged ones go to *damaged (may be
- * NULL).  Damage is not an error here: it shows up as missing blobs. */
+ * NULL).  Damage is not an error here: it shows up as missing blobs.  Of
+ * two locations of one blob, one in a pack that exists wins. */
 int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damaged);
 
 /* Marks in present[] (bi->npacks flags, caller frees) which of bi's packs
@@ -31,6 +32,10 @@ int vault_index_packs_present(struct vault *v, const struct bindex *bi,
  * next backup stores those blobs again.  Returns how many were dropped. */
 int vault_index_drop_missing(struct vault *v, struct bindex *bi);
 
+/* Merges one index object into bi; packs is the sorted listing of packs/:
+ * a location in a listed pack replaces one in a missing pack. */
+int vault_index_merge_one(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+			  const char *name, const struct name_list *packs);
 /* Loads one index object (authenticated, decoded) into bi. */
 int vault_index_load_one(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 			 const char *name);
