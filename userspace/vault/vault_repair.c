@@ -50,11 +50,12 @@ static int add_once(struct name_list *l, const char *name)
 	return name_list_add(l, name);
 }
 
-static int rec_add(struct repair *rp, const uint8_t *id, const struct bloc *loc)
+/* Records a location; list: also in the new index objects. */
+static int rec_add(struct repair *rp, const uint8_t *id, const struct bloc *loc, int list)
 {
 	int r;
 
-	if (rp->n == rp->cap) {
+	if (list && rp->n == rp->cap) {
 		size_t cap = rp->cap ? rp->cap * 2 : 1024;
 		void *p = realloc(rp->recs, cap * sizeof(*rp->recs));
 
@@ -64,8 +65,8 @@ static int rec_add(struct repair *rp, const uint8_t *id, const struct bloc *loc)
 		rp->cap = cap;
 	}
 	r = bindex_put(&rp->bi, id, loc, 0);
-	if (r <= 0)
-		return r;	/* listed already: once is enough */
+	if (r <= 0 || !list)
+		return r < 0 ? r : 0;	/* listed already: once is enough */
 	memcpy(rp->recs[rp->n].id, id, 32);
 	rp->recs[rp->n++].loc = *loc;
 	return 0;
@@ -78,12 +79,14 @@ static int take_index(struct repair *rp, const char *name)
 	struct bindex tb;
 	uint32_t *map = NULL;
 	size_t i, dropped = 0;
+	int r = bindex_init(&tb), replace = 0;
 	char pn[80];
-	int r = bindex_init(&tb);
 
 	if (!r)
 		r = vault_index_load_one(rp->v, &tb, &rp->c, name);
-	if (r < 0 && r != -ENOMEM) {
+	/* Only an object that is there and does not open is replaced; an
+	 * I/O error stops the repair before anything is removed. */
+	if (r == -EBADMSG || r == -EUCLEAN) {
 		bindex_free(&tb);
 		r = name_list_add(&rp->rep->damaged_idx, name);
 		return r ? r : name_list_add(&rp->replace, name);
@@ -97,9 +100,10 @@ static int take_index(struct repair *rp, const char *name)
 		bindex_pack_name(tb.packs[i], pn, sizeof(pn));
 		pos = pack_pos(&rp->packs, pn);
 		map[i] = UINT32_MAX;
-		if (pos < 0)
+		if (pos < 0) {
 			r = add_once(&rp->rep->missing_packs, pn);
-		else {
+			replace = 1;	/* its surviving entries get a new object */
+		} else {
 			rp->indexed[pos] = 1;
 			r = bindex_add_pack(&rp->bi, tb.packs[i], &map[i]);
 		}
@@ -116,7 +120,7 @@ static int take_index(struct repair *rp, const char *name)
 		}
 		loc = e->loc;
 		loc.pack = map[e->loc.pack];
-		r = rec_add(rp, e->id, &loc);
+		r = rec_add(rp, e->id, &loc, replace);
 	}
 	free(map);
 	bindex_free(&tb);
@@ -162,7 +166,7 @@ static int scan_pack(struct repair *rp, const char *name, uint8_t *buf, uint8_t 
 			return add_once(&rp->rep->bad_packs, name);
 		loc.len = len;
 		loc.type = type;
-		r = rec_add(rp, id, &loc);
+		r = rec_add(rp, id, &loc, 1);
 		rp->rep->blobs_reindexed += !r;
 		off += PACK_REC_LEN + len;
 	}
@@ -244,7 +248,7 @@ static int run(struct repair *rp)
 		r = scan_unindexed(rp);
 	/* Only the replaced objects' entries and re-indexed blobs are new;
 	 * intact index objects stay as they are. */
-	if (!r && rp->n && (rp->replace.n || rp->rep->blobs_reindexed))
+	if (!r && rp->n)
 		r = vault_index_write(rp->v, &rp->c, &rp->bi, rp->recs, rp->n, NULL, 0);
 	for (i = 0; !r && i < rp->replace.n; i++)
 		r = backend_del(rp->v->be, rp->replace.names[i]);
