@@ -168,6 +168,8 @@ PR=$(last_point v)
 check "prune --keep-last 1" "$CS" prune --vault v --keep-last 1
 check "retain-until point survives prune" bash -c "'$CS' points --vault v | grep -q $PR"
 check "vault verifies after prune + gc" "$CS" verify --vault v
+check "vault repair of an intact vault succeeds" "$CS" vault repair --vault v
+check "vault verifies after repair" "$CS" verify --vault v
 
 # --- 7. kill -9 during backup ----------------------------------------------------
 "$CS" vault init k >/dev/null

@@ -35,6 +35,7 @@ enum {
 
 int cmd_version(int argc, char **argv);
 int cmd_vault(int argc, char **argv);
+int cmd_vault_repair(int argc, char **argv);	/* "vault repair", cmd_repair.c */
 int cmd_backup(int argc, char **argv);
 int cmd_points(int argc, char **argv);
 int cmd_restore(int argc, char **argv);

@@ -232,6 +232,8 @@ int cmd_backup(int argc, char **argv)
 	if (r)
 		goto out;
 	r = cli_vault("backup", a.vault, 1, a.kek, &v);
+	if (!r)
+		r = cli_catalogue_ensure("backup", v);
 	if (r)
 		goto out;
 	r = image_open_source(a.source, &img);

@@ -146,9 +146,10 @@ static int begin(struct bk *b)
 	};
 
 	r = vault_backup_begin(b->v, o, &b->vb);
-	if (r == -ENOENT && b->incremental) {
-		/* The base point was pruned: nothing to build on. */
-		snprintf(b->reason, sizeof(b->reason), "base point %s is gone", b->d.last_point);
+	if ((r == -ENOENT || r == -ESTALE) && b->incremental) {
+		/* The base point was pruned, or lost data with a pack. */
+		snprintf(b->reason, sizeof(b->reason), r == -ENOENT ? "base point %s is gone" :
+			 "base point %s needs chunks of missing packs", b->d.last_point);
 		b->incremental = 0;
 		o->base_point = NULL;
 		r = vault_backup_begin(b->v, o, &b->vb);
@@ -442,6 +443,9 @@ int cmd_backup_disk(int argc, char **argv)
 		disk_unlock(b.lock_fd);
 		return r;
 	}
+	r = cli_catalogue_ensure("backup", b.v);
+	if (r)
+		goto out;
 	if (b.v->chunk_size != b.d.chunk_sectors << 9) {
 		r = fail_errno("backup", 0, "vault chunk size %u differs from the tracking chunk %u",
 			     b.v->chunk_size, b.d.chunk_sectors << 9);

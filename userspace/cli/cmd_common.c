@@ -11,6 +11,7 @@
 #include "cli/cmd_common.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
+#include "vault/vault_catalogue.h"
 
 int exit_code(int err)
 {
@@ -135,6 +136,66 @@ int cli_size(const char *cmd, const char *opt, const char *arg, uint64_t min,
 	fprintf(stderr, "cryptsnap %s: bad %s '%s': %s (a size such as 64K, 16M, 2G; %s..%s)\n",
 		cmd, opt, arg, r == -ERANGE ? "out of range" : "not a size", lo, hi);
 	return EXIT_USAGE;
+}
+
+int cli_catalogue_ensure(const char *cmd, struct vault *v)
+{
+	char why[192] = "";
+	struct blob_ctx c;
+	uint64_t built = 0;
+	int r = blob_ctx_init(&c, v);
+
+	if (!r)
+		r = vault_catalogue_ensure(v, &c, &built, why, sizeof(why));
+	blob_ctx_free(&c);
+	if (r < 0 && why[0]) {
+		fprintf(stderr, "cryptsnap %s: %s\n", cmd, why);
+		return exit_code(r);
+	}
+	if (r < 0)
+		return fail(cmd, r, "cannot read the catalogue of points");
+	if (built)
+		fprintf(stderr, "cryptsnap %s: note: catalogue of points built from the "
+			"%llu points present (vault written by an older build)\n", cmd,
+			(unsigned long long)built);
+	return EXIT_OK;
+}
+
+int cli_catalogue_damage(struct vault *v, struct name_list *lines, int *absent)
+{
+	struct cat_check ck = { 0 };
+	struct blob_ctx c;
+	int r = blob_ctx_init(&c, v);
+
+	if (!r)
+		r = vault_catalogue_check(v, &c, &ck);
+	blob_ctx_free(&c);
+	*lines = ck.damage;
+	*absent = ck.absent;
+	return r;
+}
+
+int cli_catalogue_report(const char *cmd, struct vault *v, int print, int say)
+{
+	struct name_list dmg = { 0 };
+	int absent = 0, r = cli_catalogue_damage(v, &dmg, &absent);
+	size_t i;
+
+	if (r < 0) {
+		name_list_free(&dmg);
+		return say ? fail(cmd, r, "cannot check the catalogue of points") : exit_code(r);
+	}
+	for (i = 0; print && i < dmg.n; i++)
+		printf("DAMAGED catalogue: %s\n", dmg.names[i]);
+	if (print && absent)
+		printf("catalogue of points: none yet (vault written by an older build); "
+		       "the next backup or prune builds it\n");
+	if (say && dmg.n)
+		fprintf(stderr, "cryptsnap %s: %s%s\n", cmd, dmg.names[0],
+			dmg.n > 1 ? " (and more, see verify)" : "");
+	r = dmg.n ? EXIT_CORRUPT : EXIT_OK;
+	name_list_free(&dmg);
+	return r;
 }
 
 double now_seconds(void)

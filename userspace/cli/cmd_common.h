@@ -23,6 +23,17 @@ int fail_errno(const char *cmd, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Opens (and with kek != NULL or unlock set, unlocks) a vault, printing
  * errors.  Returns an exit code. */
+/* Before a command writes points: the catalogue of points exists (built
+ * from the points present, said on stderr, for a vault of an older build)
+ * and is not older than this host saw.  An exit code. */
+int cli_catalogue_ensure(const char *cmd, struct vault *v);
+/* Checks the catalogue of points (vault_catalogue_check): with print, one
+ * "DAMAGED catalogue: ..." line per problem on stdout; with say, one line
+ * on stderr.  EXIT_CORRUPT on any problem. */
+int cli_catalogue_report(const char *cmd, struct vault *v, int print, int say);
+/* The same check, its problems as lines (for JSON); *absent when the vault
+ * has no catalogue yet.  0 or a negative errno. */
+int cli_catalogue_damage(struct vault *v, struct name_list *lines, int *absent);
 int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 	      struct vault **out);
 

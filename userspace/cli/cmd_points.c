@@ -123,6 +123,7 @@ int cmd_points(int argc, char **argv)
 	if (r)
 		return r;
 	r = list(v, disk, json);
+	c = cli_catalogue_report("points", v, !json, r == EXIT_OK);
 	vault_close(v);
-	return r;
+	return r ? r : c;
 }

@@ -220,15 +220,22 @@ static int collect(struct vault *v)
 	if (!r)
 		r = vault_gc(v, &st);
 	vault_lock_release(v);
+	if (r < 0 && st.why[0])
+		return fail("prune", r, "garbage collection refused, nothing deleted: %s",
+			    st.why);
 	if (r < 0)
 		return fail("prune", r, "garbage collection failed (nothing deleted "
 			    "that a point needs)");
 	format_bytes(st.bytes_freed, fr, sizeof(fr));
 	printf("gc: %llu points, %llu live blobs, %llu dead blobs, %llu packs kept, "
-	       "%llu packs deleted, %s freed\n",
+	       "%llu young packs kept, %llu packs deleted, %s freed\n",
 	       (unsigned long long)st.points, (unsigned long long)st.blobs_live,
 	       (unsigned long long)st.blobs_dead, (unsigned long long)st.packs_kept,
+	       (unsigned long long)st.packs_young,
 	       (unsigned long long)st.packs_deleted, fr);
+	if (st.blobs_lost)
+		printf("gc: %llu blobs kept points need are in no pack (lost; see "
+		       "'cryptsnap verify')\n", (unsigned long long)st.blobs_lost);
 	return EXIT_OK;
 }
 
@@ -244,6 +251,11 @@ int cmd_prune(int argc, char **argv)
 	r = cli_vault("prune", a.vault, 1, a.kek, &v);
 	if (r)
 		return r;
+	r = a.dry_run ? EXIT_OK : cli_catalogue_ensure("prune", v);
+	if (r) {
+		vault_close(v);
+		return r;
+	}
 	r = vault_lock(v, VAULT_LOCK_SHARED);
 	if (r < 0) {
 		r = r == -EBUSY ? cli_vault_busy("prune", v, VAULT_LOCK_SHARED, "cannot lock vault")

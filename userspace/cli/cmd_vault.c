@@ -65,6 +65,8 @@ int cmd_vault(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "init"))
 		return vault_init_main(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "repair"))
+		return cmd_vault_repair(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
 		usage(stdout);
 		return EXIT_OK;

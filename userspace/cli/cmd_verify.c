@@ -12,6 +12,7 @@
 #include "lib/vjson.h"
 #include "vault/vault_index.h"
 #include "vault/vault_points.h"
+#include "vault/vault_repair.h"
 #include "vault/vault_restore.h"
 
 struct verify_args {
@@ -27,6 +28,8 @@ struct verify_state {
 	json_object *out;
 	uint64_t progress;
 	unsigned int damaged;
+	json_object *cat;		/* --json: the catalogue check */
+	int cat_bad;
 };
 
 static void usage(FILE *f)
@@ -52,6 +55,31 @@ static void result(struct verify_state *vs, const char *id, const char *status,
 	json_object_array_add(vs->out, o);
 }
 
+/* Which missing packs (and how many blobs no index lists) damage the point
+ * just reported: added to its result. */
+static void add_missing_packs(struct verify_state *vs, const struct manifest *m)
+{
+	json_object *o = json_object_array_get_idx(vs->out,
+			json_object_array_length(vs->out) - 1), *a;
+	struct point_damage d = { 0 };
+	uint8_t *present = NULL;
+	size_t i;
+
+	if (vault_index_packs_present(vs->v, &vs->bi, &present) < 0 ||
+	    vault_point_damage(vs->v, &vs->bi, &vs->c, m, present, &d) < 0) {
+		free(present);
+		point_damage_free(&d);
+		return;
+	}
+	a = json_object_new_array();
+	for (i = 0; i < d.packs.n; i++)
+		json_object_array_add(a, json_object_new_string(d.packs.names[i]));
+	json_object_object_add(o, "missing_packs", a);
+	json_object_object_add(o, "unlisted_blobs", json_object_new_int64((int64_t)d.unlisted));
+	free(present);
+	point_damage_free(&d);
+}
+
 static void verify_point(struct verify_state *vs, const char *id)
 {
 	struct vault_restore_opts o = { .fd = -1, .check_ids = 1, .keep_going = 1 };
@@ -65,14 +93,53 @@ static void verify_point(struct verify_state *vs, const char *id)
 		return;
 	}
 	r = vault_restore_run(vs->v, &vs->bi, &m, &o, &res);
-	if (r < 0)
+	if (r < 0) {
 		result(vs, id, "damaged", res.chunks_bad, res.first_bad_chunk,
 		       res.first_err ? res.first_err : r);
-	else
+		add_missing_packs(vs, &m);
+	} else
 		result(vs, id, "ok", 0, 0, 0);
 	vs->progress += m.image_size;
 	job_update(vs->job, vs->progress, 0);
 	manifest_free(&m);
+}
+
+/* --json: "catalogue": { "state": ok|absent|damaged|unreadable,
+ * "damage": [lines] }. */
+static void catalogue_json(struct verify_state *vs, int json)
+{
+	struct name_list dmg = { 0 };
+	json_object *a;
+	int absent = 0, r;
+	size_t i;
+
+	if (!json)
+		return;
+	r = cli_catalogue_damage(vs->v, &dmg, &absent);
+	vs->cat = json_object_new_object();
+	a = json_object_new_array();
+	for (i = 0; i < dmg.n; i++)
+		json_object_array_add(a, json_object_new_string(dmg.names[i]));
+	vs->cat_bad = r < 0 || dmg.n;
+	json_object_object_add(vs->cat, "state", json_object_new_string(
+		r < 0 ? "unreadable" : dmg.n ? "damaged" : absent ? "absent" : "ok"));
+	json_object_object_add(vs->cat, "damage", a);
+	name_list_free(&dmg);
+}
+
+static void print_missing(json_object *o, const char *id)
+{
+	json_object *a;
+	int64_t unlisted = 0;
+	size_t i;
+
+	if (json_object_object_get_ex(o, "missing_packs", &a))
+		for (i = 0; i < json_object_array_length(a); i++)
+			printf("DAMAGED %s: needs missing pack %s\n", id,
+			       json_object_get_string(json_object_array_get_idx(a, i)));
+	if (!vj_i64(o, "unlisted_blobs", &unlisted) && unlisted)
+		printf("DAMAGED %s: needs %lld blobs no index lists (see 'cryptsnap "
+		       "vault repair')\n", id, (long long)unlisted);
 }
 
 static void print_results(struct verify_state *vs, json_object *dmg_idx, int json)
@@ -85,6 +152,8 @@ static void print_results(struct verify_state *vs, json_object *dmg_idx, int jso
 		json_object_object_add(o, "points", json_object_get(vs->out));
 		json_object_object_add(o, "damaged_indexes", json_object_get(dmg_idx));
 		json_object_object_add(o, "damaged_points", json_object_new_int((int)vs->damaged));
+		if (vs->cat)
+			json_object_object_add(o, "catalogue", vs->cat);
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
 		json_object_put(o);
 		return;
@@ -108,6 +177,7 @@ static void print_results(struct verify_state *vs, json_object *dmg_idx, int jso
 		vj_i64(o, "first_bad_chunk", &first);
 		printf("DAMAGED %s: %s, %lld bad chunks, first at chunk %lld (%s)\n", id, st,
 		       (long long)bad, (long long)first, err);
+		print_missing(o, id);
 	}
 	printf("%u of %zu points damaged\n", vs->damaged, json_object_array_length(vs->out));
 }
@@ -133,8 +203,13 @@ static int run(struct verify_args *a, struct verify_state *vs)
 		json_object_array_add(dj, json_object_new_string(dmg.names[i]));
 	for (i = 0; i < ids.n; i++)
 		verify_point(vs, ids.names[i]);
+	catalogue_json(vs, a->json);
 	print_results(vs, dj, a->json);
 	r = vs->damaged || dmg.n ? EXIT_CORRUPT : EXIT_OK;
+	if (!a->json && cli_catalogue_report("verify", vs->v, 1, 0))
+		r = EXIT_CORRUPT;
+	if (a->json && vs->cat_bad)
+		r = EXIT_CORRUPT;
 	job_finish(vs->job, r ? -EBADMSG : 0, r ? "damaged points found" : NULL);
 	json_object_put(dj);
 	name_list_free(&ids);

@@ -8,7 +8,7 @@
 
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the tool version", 0 },
-	{ "vault", cmd_vault, "create a vault (vault init)", CMD_KEYS },
+	{ "vault", cmd_vault, "create a vault (vault init), rebuild its index (vault repair)", CMD_KEYS },
 	{ "protect", cmd_protect, "put a live dm-crypt disk under protection", CMD_KEYS },
 	{ "unprotect", cmd_unprotect, "take a disk out of protection (live)", 0 },
 	{ "status", cmd_status, "tracking and snapshot state of protected disks", 0 },

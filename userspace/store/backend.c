@@ -13,6 +13,46 @@ int backend_open(const char *location, int create, struct backend **out)
 	return backend_local_open(location, create, out);
 }
 
+static const struct {
+	const char *prefix;
+	uint64_t max;
+} limits[] = {
+	{ "config.json", 64ULL << 10 },
+	{ "keys.json", 1ULL << 20 },
+	{ "rotation.json", 1ULL << 20 },
+	{ "catalogue", 64ULL << 20 },
+	{ "points/", (64ULL << 20) + 4096 },
+	{ "index/", (256ULL << 20) + 4096 },
+	{ "disks/", 64ULL << 20 },
+	{ "log/", 64ULL << 10 },
+	{ "jobs/", 64ULL << 10 },
+	{ "locks/", 64ULL << 10 },
+	{ "packs/", 0 },
+	{ "tmp/", 0 },
+};
+
+#define LIMIT_OTHER	(1ULL << 20)
+
+uint64_t backend_object_limit(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (!strncmp(name, limits[i].prefix, strlen(limits[i].prefix)))
+			return limits[i].max;
+	return LIMIT_OTHER;
+}
+
+int backend_get(struct backend *b, const char *name, size_t maxlen,
+		void **buf, size_t *len)
+{
+	uint64_t lim = backend_object_limit(name);
+
+	if (lim < maxlen)
+		maxlen = (size_t)lim;
+	return b->ops->get(b, name, maxlen, buf, len);
+}
+
 void backend_close(struct backend *b)
 {
 	if (b)

@@ -23,6 +23,8 @@ struct name_list {
 struct backend_ops {
 	const char *scheme;
 	int (*put)(struct backend *b, const char *name, const void *buf, size_t len);
+	/* Like put, but -EEXIST when the object exists (S3: If-None-Match). */
+	int (*put_new)(struct backend *b, const char *name, const void *buf, size_t len);
 	/* Whole object, at most maxlen bytes (-EFBIG beyond). */
 	int (*get)(struct backend *b, const char *name, size_t maxlen,
 		   void **buf, size_t *len);
@@ -34,8 +36,11 @@ struct backend_ops {
 	int (*del)(struct backend *b, const char *name);
 	/* Object size, or -ENOENT. */
 	int (*size)(struct backend *b, const char *name, uint64_t *size);
-	/* Remove half-written uploads left by crashed writers. */
-	int (*cleanup)(struct backend *b);
+	/* When the object was last written (unix seconds), or -ENOENT. */
+	int (*mtime)(struct backend *b, const char *name, int64_t *mtime);
+	/* Remove half-written uploads last written before older_than (unix
+	 * seconds): those of crashed writers, not of running ones. */
+	int (*cleanup)(struct backend *b, int64_t older_than);
 	void (*close)(struct backend *b);
 };
 
@@ -57,11 +62,17 @@ static inline int backend_put(struct backend *b, const char *name,
 	return b->ops->put(b, name, buf, len);
 }
 
-static inline int backend_get(struct backend *b, const char *name,
-			      size_t maxlen, void **buf, size_t *len)
-{
-	return b->ops->get(b, name, maxlen, buf, len);
-}
+/*
+ * Bounded reads: the largest object a whole-object read accepts, chosen by
+ * the name's prefix (docs/vault-format.md, "Size limits").  Packs and
+ * tmp/ have limit 0: they are read with get_range only.
+ */
+uint64_t backend_object_limit(const char *name);
+
+/* Whole object, at most min(maxlen, backend_object_limit(name)) bytes;
+ * -EFBIG (before anything is read into memory) beyond. */
+int backend_get(struct backend *b, const char *name, size_t maxlen,
+		void **buf, size_t *len);
 
 static inline int backend_get_range(struct backend *b, const char *name,
 				    uint64_t off, void *buf, size_t len)

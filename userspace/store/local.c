@@ -61,6 +61,48 @@ static int tmp_name(char *tmp, size_t tmplen)
 	return 0;
 }
 
+static int fsync_dir_at(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/*
+ * Creates the directories above an object.  A directory this call made is
+ * fsynced, and so is its parent (which now names it), so that an object
+ * published below it survives a crash together with its path.
+ */
+static int make_dirs(int dirfd, const char *name)
+{
+	char p[600];
+	char *s;
+	int r;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s", name) >= sizeof(p))
+		return -ENAMETOOLONG;
+	for (s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+		*s = 0;
+		if (mkdirat(dirfd, p, 0700) < 0) {
+			if (errno != EEXIST)
+				return -errno;
+		} else {
+			r = fsync_dir_at(dirfd, p);
+			if (!r)
+				r = fsync_parent_at(dirfd, p);
+			if (r < 0)
+				return r;
+		}
+		*s = '/';
+	}
+	return 0;
+}
+
 static int local_put(struct backend *b, const char *name, const void *buf, size_t len)
 {
 	struct local *l = to_local(b);
@@ -70,9 +112,44 @@ static int local_put(struct backend *b, const char *name, const void *buf, size_
 	if (!name_ok(name))
 		return -EINVAL;
 	r = tmp_name(tmp, sizeof(tmp));
+	if (!r)
+		r = make_dirs(l->dirfd, tmp);
+	if (!r)
+		r = make_dirs(l->dirfd, name);
 	if (r < 0)
 		return r;
-	return write_file_atomic_at(l->dirfd, name, tmp, buf, len, WFA_EXCL | WFA_MKDIRS);
+	return write_file_atomic_at(l->dirfd, name, tmp, buf, len, WFA_EXCL);
+}
+
+/* Publishes by link(), which never replaces an existing name. */
+static int local_put_new(struct backend *b, const char *name, const void *buf,
+			 size_t len)
+{
+	struct local *l = to_local(b);
+	char tmp[64];
+	int fd, r;
+
+	if (!name_ok(name))
+		return -EINVAL;
+	r = tmp_name(tmp, sizeof(tmp));
+	if (!r)
+		r = make_dirs(l->dirfd, tmp);
+	if (!r)
+		r = make_dirs(l->dirfd, name);
+	if (r < 0)
+		return r;
+	fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_full(fd, buf, len);
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && linkat(l->dirfd, tmp, l->dirfd, name, 0) < 0)
+		r = -errno;
+	unlinkat(l->dirfd, tmp, 0);
+	return r ? r : fsync_parent_at(l->dirfd, name);
 }
 
 static int open_obj(struct local *l, const char *name)
@@ -132,9 +209,24 @@ static int local_get_range(struct backend *b, const char *name, uint64_t off,
 	return r;
 }
 
+/* For file systems whose readdir() reports DT_UNKNOWN (XFS without ftype,
+ * some network file systems): the type from the inode.  Symlinks and
+ * anything else are neither objects nor directories. */
+static unsigned char type_at(int dirfd, const char *path)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	if (S_ISDIR(st.st_mode))
+		return DT_DIR;
+	return S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+}
+
 static int walk(int dirfd, const char *rel, const char *prefix, struct name_list *out)
 {
 	struct dirent *de;
+	unsigned char type;
 	DIR *d;
 	int fd, r = 0;
 
@@ -154,9 +246,12 @@ static int walk(int dirfd, const char *rel, const char *prefix, struct name_list
 		snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
 		if (strncmp(path, prefix, MIN(strlen(path), strlen(prefix))))
 			continue;
-		if (de->d_type == DT_DIR)
+		type = de->d_type;
+		if (type == DT_UNKNOWN)
+			type = type_at(dirfd, path);
+		if (type == DT_DIR)
 			r = walk(dirfd, path, prefix, out);
-		else if (de->d_type == DT_REG && !strncmp(path, prefix, strlen(prefix)))
+		else if (type == DT_REG && !strncmp(path, prefix, strlen(prefix)))
 			r = name_list_add(out, path);
 	}
 	closedir(d);
@@ -197,15 +292,29 @@ static int local_size(struct backend *b, const char *name, uint64_t *size)
 	return 0;
 }
 
-static int local_cleanup(struct backend *b)
+static int local_mtime(struct backend *b, const char *name, int64_t *mtime)
+{
+	struct stat st;
+
+	if (!name_ok(name))
+		return -EINVAL;
+	if (fstatat(to_local(b)->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	*mtime = (int64_t)st.st_mtime;
+	return 0;
+}
+
+static int local_cleanup(struct backend *b, int64_t older_than)
 {
 	struct name_list l = { 0 };
+	int64_t t = 0;
 	size_t i;
 	int r;
 
 	r = local_list(b, "tmp/", &l);
 	for (i = 0; !r && i < l.n; i++)
-		unlinkat(to_local(b)->dirfd, l.names[i], 0);
+		if (!local_mtime(b, l.names[i], &t) && t < older_than)
+			unlinkat(to_local(b)->dirfd, l.names[i], 0);
 	name_list_free(&l);
 	return r;
 }
@@ -222,11 +331,13 @@ static void local_close(struct backend *b)
 static const struct backend_ops local_ops = {
 	.scheme = "file",
 	.put = local_put,
+	.put_new = local_put_new,
 	.get = local_get,
 	.get_range = local_get_range,
 	.list = local_list,
 	.del = local_del,
 	.size = local_size,
+	.mtime = local_mtime,
 	.cleanup = local_cleanup,
 	.close = local_close,
 };

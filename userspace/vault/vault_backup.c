@@ -33,6 +33,31 @@ static int load_base(struct vault_backup *vb, const char *base)
 	return 0;
 }
 
+/* Packs are gone: a base whose blobs were in them cannot stand in for the
+ * chunks an incremental backup does not read (-ESTALE: back up in full). */
+static int base_intact(struct vault_backup *vb)
+{
+	seg_id_t *ids = malloc((size_t)vb->v->seg_chunks * SEG_ID_LEN);
+	const struct manifest *m = &vb->base;
+	uint64_t s;
+	uint32_t i;
+	int r = ids ? 0 : -ENOMEM;
+
+	for (s = 0; !r && s < m->nsegs; s++) {
+		if (seg_is_zero_id(m->segs[s]))
+			continue;
+		if (!bindex_get(&vb->bi, m->segs[s], NULL))
+			r = -ESTALE;
+		else if (vault_seg_load(vb->v, &vb->bi, &vb->ctx, m, s, ids) < 0)
+			r = -ESTALE;
+		for (i = 0; !r && i < manifest_seg_len(m, s); i++)
+			if (!seg_is_zero_id(ids[i]) && !bindex_get(&vb->bi, ids[i], NULL))
+				r = -ESTALE;
+	}
+	free(ids);
+	return r;
+}
+
 static int init_manifest(struct vault_backup *vb, const struct vault_backup_opts *o)
 {
 	struct manifest *m = &vb->m;
@@ -59,7 +84,7 @@ static int init_manifest(struct vault_backup *vb, const struct vault_backup_opts
 static int begin(struct vault_backup *vb, const struct vault_backup_opts *o)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int r;
+	int r, lost;
 
 	vb->nworkers = o->threads ? o->threads : (unsigned int)MAX(ncpu, 1L);
 	vb->nworkers = MIN(vb->nworkers, (unsigned int)MAX_WORKERS);
@@ -75,8 +100,14 @@ static int begin(struct vault_backup *vb, const struct vault_backup_opts *o)
 		r = bindex_init(&vb->bi);
 	if (!r)
 		r = vault_index_load(vb->v, &vb->bi, NULL);
+	if (!r)
+		r = vault_index_drop_missing(vb->v, &vb->bi);
+	lost = r > 0;
+	r = MIN(r, 0);
 	if (!r && o->base_point && *o->base_point)
 		r = load_base(vb, o->base_point);
+	if (!r && lost && vb->have_base)
+		r = base_intact(vb);
 	if (!r)
 		r = pack_writer_init(&vb->pw, vb->v, &vb->bi);
 	if (!r)

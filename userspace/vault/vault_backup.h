@@ -54,7 +54,9 @@ struct vault_backup_stats {
 	uint64_t stage_ns[BACKUP_STAGES];
 };
 
-/* Takes a shared vault lock unless the caller holds one. */
+/* Takes a shared vault lock unless the caller holds one.  -ENOENT when the
+ * base point is gone, -ESTALE when it needs blobs of packs that are gone
+ * (then only a full backup can store them again). */
 int vault_backup_begin(struct vault *v, const struct vault_backup_opts *o,
 		       struct vault_backup **out);
 uint32_t vault_backup_batch_chunks(const struct vault_backup *vb);

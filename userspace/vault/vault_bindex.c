@@ -109,6 +109,27 @@ int bindex_add_pack(struct bindex *b, const uint8_t pid[PACK_ID_LEN], uint32_t *
 	return 0;
 }
 
+int bindex_filter(struct bindex *b, const uint8_t *keep)
+{
+	struct bindex_ent *t = calloc(b->cap, sizeof(*t));
+	size_t i, n = 0;
+
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < b->cap; i++) {
+		struct bindex_ent *e = &b->tab[i];
+
+		if (!e->used || (e->loc.pack < b->npacks && !keep[e->loc.pack]))
+			continue;
+		t[slot_of(t, b->cap, e->id)] = *e;
+		n++;
+	}
+	free(b->tab);
+	b->tab = t;
+	b->n = n;
+	return 0;
+}
+
 void bindex_pack_name(const uint8_t pid[PACK_ID_LEN], char *name, size_t len)
 {
 	char hex[2 * PACK_ID_LEN + 1];

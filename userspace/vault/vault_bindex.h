@@ -50,6 +50,8 @@ int bindex_get(const struct bindex *b, const uint8_t id[32], struct bloc *out);
 int bindex_put(struct bindex *b, const uint8_t id[32], const struct bloc *loc,
 	       int replace);
 int bindex_add_pack(struct bindex *b, const uint8_t pid[PACK_ID_LEN], uint32_t *idx);
+/* Drops every entry whose pack keep[] marks 0 (keep has npacks flags). */
+int bindex_filter(struct bindex *b, const uint8_t *keep);
 void bindex_pack_name(const uint8_t pid[PACK_ID_LEN], char *name, size_t len);
 
 /* Index object payload:

@@ -25,6 +25,7 @@ enum blob_type {
 	BLOB_ESCROW = 'E',	/* an escrowed secret sealed with a DEK */
 	BLOB_SECRET = 'K',	/* an escrowed secret sealed with a per-slot key */
 	BLOB_DISK = 'R',	/* a disk record (vault_disk.h) */
+	BLOB_CATALOGUE = 'C',	/* the catalogue of points (vault_catalogue.h) */
 };
 
 /* Per-thread crypto state for one vault. */

@@ -3,22 +3,37 @@
 #define CRYPTSNAP_VAULT_GC_H
 
 /*
- * Garbage collection, under an exclusive lock (so no backup is writing):
- * marks every blob reachable from a manifest, writes one new index of the
- * live blobs, removes the old indexes, then deletes packs with no live
- * blob and packs no index mentions (left by crashed writers).  Refuses to
- * run (-EUCLEAN) when any index, manifest or segment is unreadable, since
- * it then cannot tell what is live.
+ * Garbage collection, under an exclusive lock.  What is live is computed
+ * from the points: every segment and chunk a manifest reaches.  GC refuses
+ * (-EUCLEAN, nothing deleted, st->why names the object) when an index,
+ * manifest or segment cannot be read and authenticated, or when a live
+ * blob has no location in any index while some pack is listed by no index
+ * (an index object is missing): it could then not tell which packs a kept
+ * point needs.  A live blob no index lists while every pack is listed is
+ * lost with its pack (counted in blobs_lost; verify names the point).
+ *
+ * Otherwise it writes new index objects of the live blobs, removes the old
+ * indexes, and deletes packs holding no live blob.  Objects an in-flight
+ * writer may still publish a point for are kept even if that writer's lock
+ * is gone: index objects last written less than GC_GRACE_SECONDS ago
+ * (their blobs count as live and the object stays), packs no index lists
+ * that are younger than that, and tmp/ uploads younger than that.
  */
 #include <stdint.h>
 
 #include "vault/vault.h"
 
+/* Longer than any backup runs between its first pack and its manifest. */
+#define GC_GRACE_SECONDS	(24 * 3600)
+
 struct gc_stats {
-	uint64_t points, blobs_live, blobs_dead;
-	uint64_t packs_kept, packs_deleted, bytes_freed;
+	uint64_t points, blobs_live, blobs_dead, blobs_lost;
+	uint64_t packs_kept, packs_young, packs_deleted, bytes_freed;
+	char why[192];		/* on refusal: which object and what */
 };
 
 int vault_gc(struct vault *v, struct gc_stats *st);
+/* The same, "now" given (tests). */
+int vault_gc_at(struct vault *v, int64_t now, struct gc_stats *st);
 
 #endif

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/crypto.h"
+#include "lib/util.h"
 #include "vault/vault_index.h"
 #include "vault/vault_sealed.h"
 
@@ -22,7 +24,7 @@ static int index_name_ok(const char *name, char *sid, size_t sidlen)
 	return 1;
 }
 
-static int index_load_one(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+int vault_index_load_one(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 			  const char *name)
 {
 	char sid[40];
@@ -40,9 +42,63 @@ static int index_load_one(struct vault *v, struct bindex *bi, struct blob_ctx *c
 	return r;
 }
 
+static int cmp_pstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int pack_listed(const struct name_list *packs, const uint8_t *pid)
+{
+	char name[80];
+	const char *p = name;
+
+	bindex_pack_name(pid, name, sizeof(name));
+	return packs->n && bsearch(&p, packs->names, packs->n, sizeof(char *), cmp_pstr);
+}
+
+int vault_index_merge_one(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+			  const char *name, const struct name_list *packs)
+{
+	struct bindex tb;
+	uint32_t *map = NULL;
+	uint8_t *here = NULL;
+	size_t i;
+	int r = bindex_init(&tb);
+
+	if (!r)
+		r = vault_index_load_one(v, &tb, c, name);
+	if (!r) {
+		map = malloc((tb.npacks + 1) * sizeof(*map));
+		here = calloc(tb.npacks + 1, 1);
+		r = map && here ? 0 : -ENOMEM;
+	}
+	for (i = 0; !r && i < tb.npacks; i++) {
+		here[i] = (uint8_t)pack_listed(packs, tb.packs[i]);
+		r = bindex_add_pack(bi, tb.packs[i], &map[i]);
+	}
+	for (i = 0; !r && i < tb.cap; i++) {
+		struct bindex_ent *e = &tb.tab[i];
+		struct bloc old, loc;
+
+		if (!e->used)
+			continue;
+		loc = e->loc;
+		loc.pack = map[e->loc.pack];
+		if (!bindex_get(bi, e->id, &old))
+			r = bindex_put(bi, e->id, &loc, 0);
+		else if (here[e->loc.pack] && !pack_listed(packs, bi->packs[old.pack]))
+			r = bindex_put(bi, e->id, &loc, 1);	/* a copy that exists */
+		r = r < 0 ? r : 0;
+	}
+	free(map);
+	free(here);
+	bindex_free(&tb);
+	return r;
+}
+
 int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damaged)
 {
-	struct name_list l = { 0 };
+	struct name_list l = { 0 }, packs = { 0 };
 	struct blob_ctx c;
 	size_t i;
 	int r;
@@ -50,9 +106,11 @@ int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damag
 	r = blob_ctx_init(&c, v);
 	if (r < 0)
 		return r;
-	r = backend_list(v->be, "index/", &l);
+	r = backend_list(v->be, "packs/", &packs);
+	if (!r)
+		r = backend_list(v->be, "index/", &l);
 	for (i = 0; !r && i < l.n; i++) {
-		int e = index_load_one(v, bi, &c, l.names[i]);
+		int e = vault_index_merge_one(v, bi, &c, l.names[i], &packs);
 
 		if (e == -ENOMEM)
 			r = e;
@@ -60,7 +118,72 @@ int vault_index_load(struct vault *v, struct bindex *bi, struct name_list *damag
 			r = name_list_add(damaged, l.names[i]);
 	}
 	name_list_free(&l);
+	name_list_free(&packs);
 	blob_ctx_free(&c);
+	return r;
+}
+
+int vault_index_packs_present(struct vault *v, const struct bindex *bi,
+			      uint8_t **present)
+{
+	struct name_list packs = { 0 };
+	char name[80];
+	const char *p = name;
+	size_t i;
+	int r;
+
+	*present = calloc(bi->npacks ? bi->npacks : 1, 1);
+	if (!*present)
+		return -ENOMEM;
+	r = backend_list(v->be, "packs/", &packs);
+	for (i = 0; !r && i < bi->npacks; i++) {
+		bindex_pack_name(bi->packs[i], name, sizeof(name));
+		(*present)[i] = packs.n && bsearch(&p, packs.names, packs.n,
+						   sizeof(char *), cmp_pstr);
+	}
+	name_list_free(&packs);
+	if (r < 0) {
+		free(*present);
+		*present = NULL;
+	}
+	return r;
+}
+
+int vault_index_drop_missing(struct vault *v, struct bindex *bi)
+{
+	size_t before = bi->n;
+	uint8_t *present;
+	int r = vault_index_packs_present(v, bi, &present);
+
+	if (!r)
+		r = bindex_filter(bi, present);
+	free(present);
+	return r < 0 ? r : (int)MIN(before - bi->n, (size_t)INT32_MAX);
+}
+
+int vault_index_write(struct vault *v, struct blob_ctx *c, const struct bindex *bi,
+		      const struct bindex_rec *recs, size_t n, char *first,
+		      size_t firstlen)
+{
+	uint8_t sid[16], *buf;
+	char hex[33], name[64];
+	size_t k, part, blen;
+	int r = 0;
+
+	for (k = 0; !r && k < n; k += part) {
+		part = MIN(n - k, (size_t)INDEX_PART_RECS);
+		r = bindex_encode(bi, recs + k, part, &buf, &blen);
+		if (r < 0)
+			break;
+		r = crypto_random(sid, sizeof(sid));
+		hex_encode(sid, sizeof(sid), hex);
+		snprintf(name, sizeof(name), "index/%s.idx", hex);
+		if (!r)
+			r = vault_put_sealed(v, c, BLOB_INDEX, name, hex, buf, blen);
+		free(buf);
+		if (!r && !k && first)
+			snprintf(first, firstlen, "%s", name);
+	}
 	return r;
 }
 

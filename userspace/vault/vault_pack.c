@@ -10,6 +10,7 @@
 
 #include "lib/crypto.h"
 #include "lib/util.h"
+#include "vault/vault_index.h"
 #include "vault/vault_pack.h"
 #include "vault/vault_sealed.h"
 
@@ -18,10 +19,10 @@ int pack_writer_init(struct pack_writer *pw, struct vault *v, struct bindex *bi)
 	memset(pw, 0, sizeof(*pw));
 	pw->v = v;
 	pw->bi = bi;
-	pw->buf = malloc(v->pack_size + vault_max_blob(v));
+	pw->buf = malloc(v->pack_size + PACK_REC_LEN + vault_max_blob(v));
 	if (!pw->buf)
 		return -ENOMEM;
-	return crypto_random(pw->session, sizeof(pw->session));
+	return 0;
 }
 
 static int recs_add(struct bindex_rec **a, size_t *n, size_t *cap,
@@ -40,21 +41,39 @@ static int recs_add(struct bindex_rec **a, size_t *n, size_t *cap,
 	return 0;
 }
 
+int pack_rec_decode(const uint8_t *hdr, uint32_t max_blob, uint8_t id[32],
+		    uint32_t *len, uint8_t *type)
+{
+	static const uint8_t zero[32];
+
+	*len = get_le32(hdr + 32);
+	*type = hdr[36];
+	if (!memcmp(hdr, zero, 32) || *len < BLOB_OVERHEAD || *len > max_blob ||
+	    (*type != BLOB_DATA && *type != BLOB_SEG) || hdr[37] || hdr[38] || hdr[39])
+		return -EUCLEAN;
+	memcpy(id, hdr, 32);
+	return 0;
+}
+
 int pack_writer_add(struct pack_writer *pw, const uint8_t id[32], uint8_t type,
 		    const uint8_t *blob, size_t len)
 {
 	struct bindex_rec rec;
 	int r;
 
-	if (pw->len && pw->len + len > pw->v->pack_size) {
+	if (pw->len && pw->len + PACK_REC_LEN + len > pw->v->pack_size) {
 		r = pack_writer_flush(pw);
 		if (r < 0)
 			return r;
 	}
 	if (!pw->len) {
-		memcpy(pw->buf, "CSPK\1\0\0\0", PACK_HDR_LEN);
+		memcpy(pw->buf, "CSPK\2\0\0\0", PACK_HDR_LEN);
 		pw->len = PACK_HDR_LEN;
 	}
+	memcpy(pw->buf + pw->len, id, 32);
+	put_le32(pw->buf + pw->len + 32, (uint32_t)len);
+	memcpy(pw->buf + pw->len + 36, (uint8_t[4]){ type, 0, 0, 0 }, 4);
+	pw->len += PACK_REC_LEN;
 	memcpy(rec.id, id, 32);
 	rec.loc.pack = BLOC_PENDING;
 	rec.loc.off = (uint32_t)pw->len;
@@ -111,23 +130,14 @@ int pack_writer_flush(struct pack_writer *pw)
 
 int pack_writer_commit(struct pack_writer *pw, struct blob_ctx *c)
 {
-	char sid[33], name[64];
-	uint8_t *buf;
-	size_t len;
 	int r;
 
 	r = pack_writer_flush(pw);
 	if (r < 0 || !pw->nall)
 		return r;
 	pthread_mutex_lock(&pw->bi->mu);
-	r = bindex_encode(pw->bi, pw->all, pw->nall, &buf, &len);
+	r = vault_index_write(pw->v, c, pw->bi, pw->all, pw->nall, NULL, 0);
 	pthread_mutex_unlock(&pw->bi->mu);
-	if (r < 0)
-		return r;
-	hex_encode(pw->session, sizeof(pw->session), sid);
-	snprintf(name, sizeof(name), "index/%s.idx", sid);
-	r = vault_put_sealed(pw->v, c, BLOB_INDEX, name, sid, buf, len);
-	free(buf);
 	return r;
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/crypto.h"
+#include "vault/vault_catalogue.h"
 #include "vault/vault_index.h"
 #include "vault/vault_points.h"
 #include "vault/vault_sealed.h"
@@ -61,9 +63,12 @@ int vault_point_load(struct vault *v, struct blob_ctx *c, const char *id,
 	return r;
 }
 
+/* Announce, put, confirm: the catalogue always accepts what is stored
+ * (vault_catalogue.h). */
 int vault_point_save(struct vault *v, struct blob_ctx *c, const struct manifest *m)
 {
 	char name[POINT_ID_MAX + 16], *s;
+	uint8_t id[BLOB_ID_LEN], h[32], *out = NULL;
 	size_t len;
 	int r;
 
@@ -71,7 +76,18 @@ int vault_point_save(struct vault *v, struct blob_ctx *c, const struct manifest 
 	if (r < 0)
 		return r;
 	point_name(m->id, name, sizeof(name));
-	r = vault_put_sealed(v, c, BLOB_MANIFEST, name, m->id, s, len);
+	blob_name_id(m->id, id);
+	out = malloc(len + BLOB_OVERHEAD);
+	r = out ? blob_seal(c, BLOB_MANIFEST, id, s, len, out) : -ENOMEM;
+	if (!r)
+		r = crypto_sha256(out, len + BLOB_OVERHEAD, h);
+	if (!r)
+		r = vault_catalogue_update(v, c, CAT_BEGIN_SAVE, m->id, h);
+	if (!r)
+		r = backend_put(v->be, name, out, len + BLOB_OVERHEAD);
+	if (!r)
+		r = vault_catalogue_update(v, c, CAT_END_SAVE, m->id, h);
+	free(out);
 	free(s);
 	return r;
 }
@@ -79,11 +95,21 @@ int vault_point_save(struct vault *v, struct blob_ctx *c, const struct manifest 
 int vault_point_delete(struct vault *v, const char *id)
 {
 	char name[POINT_ID_MAX + 16];
+	struct blob_ctx c;
+	int r;
 
 	if (!point_id_valid(id))
 		return -EINVAL;
 	point_name(id, name, sizeof(name));
-	return backend_del(v->be, name);
+	r = blob_ctx_init(&c, v);
+	if (!r)
+		r = vault_catalogue_update(v, &c, CAT_BEGIN_DELETE, id, NULL);
+	if (!r)
+		r = backend_del(v->be, name);
+	if (!r)
+		r = vault_catalogue_update(v, &c, CAT_END_DELETE, id, NULL);
+	blob_ctx_free(&c);
+	return r;
 }
 
 int vault_point_for_each(struct vault *v, int skip_gone,
