@@ -12,6 +12,7 @@
 #include "lib/vjson.h"
 #include "vault/vault_kek.h"
 #include "vault/vault_keys.h"
+#include "vault/vault_pin.h"
 #include "vault/vault_rotate.h"
 
 static void usage(FILE *f)
@@ -22,9 +23,10 @@ static void usage(FILE *f)
 		"       cryptsnap key escrow DISK [--key-file FILE]\n"
 		"\n"
 		"show: KEK mode, generation, fingerprint and the activity log of key changes.\n"
-		"rotate: re-wraps every DEK and escrowed secret with a new KEK (NEWFILE: an\n"
-		"RSA PEM key for customer-managed; without --kek a new random vault-managed\n"
-		"KEK).  Chunk data is not re-encrypted.  Customer- to vault-managed is refused.\n");
+		"rotate: re-wraps every DEK and escrowed secret with a new KEK (NEWFILE: a\n"
+		"customer-managed RSA PEM key of 2048 to 16384 bits or 32-byte AES key;\n"
+		"without --kek a new random vault-managed KEK).  Chunk data is not\n"
+		"re-encrypted.  A customer-managed vault never becomes vault-managed.\n");
 }
 
 struct key_args {
@@ -57,15 +59,22 @@ static int parse(int argc, char **argv, struct key_args *a)
 	return optind == argc ? EXIT_OK : EXIT_USAGE;
 }
 
-static json_object *show_json(const struct vault_keys *k, const struct name_list *log)
+/* Mode and KEK file are what this host pinned (the keyring's own words
+ * when it has no pin yet: "kek_file" is then empty). */
+static json_object *show_json(const struct vault_keys *k, const struct vault_pin *pin,
+			      int pinned, const struct name_list *log)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 	size_t i;
 
-	json_object_object_add(o, "mode", json_object_new_string(kek_mode_name(k->mode)));
+	json_object_object_add(o, "mode", json_object_new_string(
+		kek_mode_name(pinned ? pin->cur.mode : k->mode)));
 	json_object_object_add(o, "kek_gen", json_object_new_int64(k->gen));
 	vj_add_hex(o, "kek_fingerprint", k->fp, KEK_FP_LEN);
-	json_object_object_add(o, "kek_file", json_object_new_string(k->kek_file));
+	json_object_object_add(o, "kek_file", json_object_new_string(
+		pinned ? pin->cur.file : ""));
+	json_object_object_add(o, "pinned", json_object_new_boolean(
+		pinned && vault_pin_matches(&pin->cur, k)));
 	json_object_object_add(o, "deks", json_object_new_int((int)k->ndeks));
 	json_object_object_add(o, "current_dek", json_object_new_int(k->cur_dek));
 	for (i = 0; i < log->n; i++) {
@@ -86,7 +95,9 @@ static void show_text(json_object *o)
 	printf("mode:        %s\n", json_object_get_string(json_object_object_get(o, "mode")));
 	printf("generation:  %s\n", json_object_get_string(json_object_object_get(o, "kek_gen")));
 	printf("fingerprint: %s\n", json_object_get_string(json_object_object_get(o, "kek_fingerprint")));
-	printf("KEK file:    %s\n", json_object_get_string(json_object_object_get(o, "kek_file")));
+	printf("KEK file:    %s\n", json_object_get_boolean(json_object_object_get(o, "pinned")) ?
+	       json_object_get_string(json_object_object_get(o, "kek_file")) :
+	       "(keyring not pinned on this host)");
 	printf("DEKs:        %s\n", json_object_get_string(json_object_object_get(o, "deks")));
 	printf("activity:\n");
 	for (i = 0; i < json_object_array_length(a); i++) {
@@ -107,8 +118,10 @@ static int key_show(struct key_args *a)
 {
 	struct name_list log = { 0 };
 	struct vault_keys *k = NULL;
+	struct vault_pin pin;
 	struct vault *v;
 	json_object *o;
+	int pinned;
 	void *buf;
 	size_t len;
 	int r;
@@ -128,7 +141,8 @@ static int key_show(struct key_args *a)
 		keys_free(k);
 		return fail("key show", r, "cannot read keys of %s", a->vault);
 	}
-	o = show_json(k, &log);
+	pinned = !vault_pin_load(v, &pin);
+	o = show_json(k, &pin, pinned, &log);
 	if (a->json)
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
 	else
@@ -161,9 +175,12 @@ static int key_rotate(struct key_args *a)
 	vault_close(v);
 	if (r == -EOPNOTSUPP) {
 		fprintf(stderr, "cryptsnap key rotate: refused: a customer-managed vault "
-			"cannot switch back to a vault-managed key\n");
+			"is rotated only to a new customer key (--kek NEWFILE), never to a "
+			"vault-managed key\n");
 		return EXIT_KEY;
 	}
+	if (r == -ERANGE)
+		return fail_kek("key rotate", r, a->kek);
 	if (r == -EALREADY) {
 		fprintf(stderr, "cryptsnap key rotate: the new KEK is the current KEK\n");
 		return EXIT_USAGE;

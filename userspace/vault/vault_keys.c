@@ -21,14 +21,18 @@ static struct vault_keys *keys_alloc(void)
 	return k;
 }
 
-int keys_create(struct vault_kek *kek, const char *kek_file, struct vault_keys **out)
+int keys_create(struct vault_kek *kek, enum kek_mode mode, const char *kek_file,
+		struct vault_keys **out)
 {
-	struct vault_keys *k = keys_alloc();
+	struct vault_keys *k;
 	int r;
 
+	if (mode == KEK_MODE_VAULT && kek->type != KEK_TYPE_AES)
+		return -EINVAL;
+	k = keys_alloc();
 	if (!k)
 		return -ENOMEM;
-	k->mode = kek->mode;
+	k->mode = mode;
 	k->gen = 1;
 	memcpy(k->fp, kek->fp, KEK_FP_LEN);
 	snprintf(k->kek_file, sizeof(k->kek_file), "%s", kek_file);
@@ -55,7 +59,7 @@ static int add_wrapped(const struct vault_keys *k, json_object *o,
 	size_t n;
 	int r;
 
-	r = kek_wrap(k->kek, secret, CRYPTO_KEY_LEN, w, &n);
+	r = kek_wrap(k->kek, secret, CRYPTO_KEY_LEN, w, sizeof(w), &n);
 	if (r < 0)
 		return r;
 	vj_add_hex(o, key, w, n);
@@ -73,7 +77,7 @@ int keys_encode(const struct vault_keys *k, char **out, size_t *len)
 		k->mode == KEK_MODE_CUSTOMER ? "customer" : "vault"));
 	json_object_object_add(o, "kek_gen", json_object_new_int64(k->gen));
 	vj_add_hex(o, "kek_fingerprint", k->fp, KEK_FP_LEN);
-	json_object_object_add(o, "kek_file", json_object_new_string(k->kek_file));
+	/* No "kek_file": where the KEK lives is the host's business. */
 	json_object_object_add(o, "current_dek", json_object_new_int(k->cur_dek));
 	r = add_wrapped(k, o, "mac_key", k->mac);
 	for (i = 0; !r && i < k->ndeks; i++) {
@@ -90,14 +94,15 @@ int keys_encode(const struct vault_keys *k, char **out, size_t *len)
 	return r;
 }
 
+/* Keyrings of older builds also name a "kek_file": it is not read. */
 static int parse_header(json_object *o, struct vault_keys *k)
 {
-	const char *mode, *file;
+	const char *mode;
 	uint64_t fmt, gen, cur;
 
 	if (vj_u64(o, "format", &fmt) || vj_str(o, "mode", &mode) ||
 	    vj_u64(o, "kek_gen", &gen) || vj_hex(o, "kek_fingerprint", k->fp, KEK_FP_LEN) ||
-	    vj_str(o, "kek_file", &file) || vj_u64(o, "current_dek", &cur))
+	    vj_u64(o, "current_dek", &cur))
 		return -EUCLEAN;
 	if (fmt != VAULT_FORMAT_VERSION)
 		return -EPROTONOSUPPORT;
@@ -107,11 +112,10 @@ static int parse_header(json_object *o, struct vault_keys *k)
 		k->mode = KEK_MODE_CUSTOMER;
 	else
 		return -EUCLEAN;
-	if (!gen || gen > UINT32_MAX || !cur || cur > 255 || strlen(file) >= PATH_MAX)
+	if (!gen || gen > UINT32_MAX || !cur || cur > 255)
 		return -EUCLEAN;
 	k->gen = (uint32_t)gen;
 	k->cur_dek = (uint8_t)cur;
-	snprintf(k->kek_file, sizeof(k->kek_file), "%s", file);
 	return 0;
 }
 
@@ -160,28 +164,32 @@ static int parse_deks(json_object *o, struct vault_keys *k, int unwrap)
 	return r;
 }
 
-static int keys_parse(const void *buf, size_t len, const char *kek_file,
-		      int unwrap, struct vault_keys **out)
+static int keys_parse(const void *buf, size_t len, struct vault_kek *kek,
+		      const char *kek_file, struct vault_keys **out)
 {
 	struct vault_keys *k = keys_alloc();
 	json_object *o = NULL;
 	int r;
 
-	if (!k)
+	if (!k) {
+		kek_free(kek);
 		return -ENOMEM;
+	}
+	k->kek = kek;
+	if (kek_file)
+		snprintf(k->kek_file, sizeof(k->kek_file), "%s", kek_file);
 	r = vj_parse(buf, len, &o);
 	if (!r)
 		r = parse_header(o, k);
-	if (!r && unwrap) {
-		r = kek_load(kek_file ? kek_file : k->kek_file, &k->kek);
-		if (!r && (k->kek->mode != k->mode ||
-			   memcmp(k->kek->fp, k->fp, KEK_FP_LEN)))
-			r = -EKEYREJECTED;
-		if (!r)
-			r = unwrap_hex(k, o, "mac_key", k->mac);
-	}
+	/* The fingerprint check comes before any unwrap; a vault-managed
+	 * keyring is only ever wrapped by an AES key. */
+	if (!r && kek && ((k->mode == KEK_MODE_VAULT && kek->type != KEK_TYPE_AES) ||
+			  memcmp(kek->fp, k->fp, KEK_FP_LEN)))
+		r = -EKEYREJECTED;
+	if (!r && kek)
+		r = unwrap_hex(k, o, "mac_key", k->mac);
 	if (!r)
-		r = parse_deks(o, k, unwrap);
+		r = parse_deks(o, k, kek != NULL);
 	json_object_put(o);
 	if (r < 0) {
 		keys_free(k);
@@ -193,13 +201,52 @@ static int keys_parse(const void *buf, size_t len, const char *kek_file,
 
 int keys_peek(const void *buf, size_t len, struct vault_keys **out)
 {
-	return keys_parse(buf, len, NULL, 0, out);
+	return keys_parse(buf, len, NULL, NULL, out);
 }
 
-int keys_open(const void *buf, size_t len, const char *kek_file,
-	      struct vault_keys **out)
+int keys_open(const void *buf, size_t len, struct vault_kek *kek,
+	      const char *kek_file, struct vault_keys **out)
 {
-	return keys_parse(buf, len, kek_file, 1, out);
+	if (!kek)
+		return -EINVAL;
+	return keys_parse(buf, len, kek, kek_file, out);
+}
+
+static const char digest_label[] = "cryptsnap-keyring-digest-v1";
+
+int keys_digest(const struct vault_keys *k, uint8_t out[KEYS_DIGEST_LEN])
+{
+	uint8_t *buf, *p;
+	size_t len = sizeof(digest_label) - 1 + 1 + 4 + KEK_FP_LEN + 1 +
+		     VAULT_MAX_DEKS * (1 + CRYPTO_KEY_LEN);
+	struct crypto_hmac *h;
+	unsigned int i;
+	int r;
+
+	buf = secmem_alloc(len);
+	if (!buf)
+		return -ENOMEM;
+	p = buf;
+	memcpy(p, digest_label, sizeof(digest_label) - 1);
+	p += sizeof(digest_label) - 1;
+	*p++ = (uint8_t)k->mode;
+	put_le32(p, k->gen);
+	p += 4;
+	memcpy(p, k->fp, KEK_FP_LEN);
+	p += KEK_FP_LEN;
+	*p++ = k->cur_dek;
+	for (i = 0; i < k->ndeks; i++) {
+		*p++ = k->dek_id[i];
+		memcpy(p, k->dek[i], CRYPTO_KEY_LEN);
+		p += CRYPTO_KEY_LEN;
+	}
+	r = crypto_hmac_new(k->mac, &h);
+	if (!r) {
+		r = crypto_hmac(h, NULL, 0, buf, (size_t)(p - buf), out);
+		crypto_hmac_free(h);
+	}
+	secmem_free(buf);
+	return r;
 }
 
 const uint8_t *keys_dek(const struct vault_keys *k, uint8_t id)

@@ -5,7 +5,9 @@
 /*
  * The keyring object ("keys.json"): DEKs and the MAC key, each wrapped by
  * the KEK, plus the KEK's mode, generation and fingerprint.  Unwrapped
- * keys live in secure memory.
+ * keys live in secure memory.  The keyring never says where the KEK is:
+ * the host decides that (vault_pin.h); kek_file below is the host's path,
+ * filled in by vault_unlock() and vault_init().
  */
 #include <limits.h>
 #include <stdint.h>
@@ -19,7 +21,7 @@ struct vault_keys {
 	enum kek_mode mode;
 	uint32_t gen;
 	uint8_t fp[KEK_FP_LEN];
-	char kek_file[PATH_MAX];
+	char kek_file[PATH_MAX];	/* host side, never from the vault */
 	unsigned int ndeks;
 	uint8_t dek_id[VAULT_MAX_DEKS];
 	uint8_t *dek[VAULT_MAX_DEKS];
@@ -28,14 +30,23 @@ struct vault_keys {
 	struct vault_kek *kek;		/* owned */
 };
 
-/* New keyring with one random DEK and a random MAC key; takes kek. */
-int keys_create(struct vault_kek *kek, const char *kek_file, struct vault_keys **out);
-/* Parses keys.json without unwrapping (for key show). */
+#define KEYS_DIGEST_LEN	32
+
+/* New keyring with one random DEK and a random MAC key; takes kek.
+ * -EINVAL for a vault-managed mode with a key that is not AES. */
+int keys_create(struct vault_kek *kek, enum kek_mode mode, const char *kek_file,
+		struct vault_keys **out);
+/* Parses keys.json without unwrapping (mode, generation, fingerprint). */
 int keys_peek(const void *buf, size_t len, struct vault_keys **out);
-/* Parses and unwraps with the KEK from kek_file (or the recorded file).
- * -EKEYREJECTED when the KEK is not the vault's. */
-int keys_open(const void *buf, size_t len, const char *kek_file,
-	      struct vault_keys **out);
+/* Parses and unwraps with kek, which it takes (freed on failure).
+ * -EKEYREJECTED when kek is not the KEK the keyring names by fingerprint
+ * or does not unwrap it. */
+int keys_open(const void *buf, size_t len, struct vault_kek *kek,
+	      const char *kek_file, struct vault_keys **out);
+/* What a host pins about the unwrapped keys: HMAC-SHA-256 under the MAC
+ * key over mode, generation, fingerprint and every DEK.  A keyring built
+ * around a key the host does not hold, or with other DEKs, differs. */
+int keys_digest(const struct vault_keys *k, uint8_t out[KEYS_DIGEST_LEN]);
 /* Serialises, wrapping every key with k->kek. */
 int keys_encode(const struct vault_keys *k, char **out, size_t *len);
 const uint8_t *keys_dek(const struct vault_keys *k, uint8_t id);
