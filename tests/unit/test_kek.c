@@ -19,6 +19,8 @@
 #include "vault/vault_kek.h"
 #include "vault/vault_keys.h"
 
+static const uint8_t vid[VAULT_ID_LEN] = { 0x76, 0x61, 0x75, 0x6c, 0x74, 1, 2, 3 };
+
 /* RSA from 2048 to 16384 bits; the issue's 8704-bit key smashed a
  * 1024-byte stack buffer, now it wraps and unwraps. */
 static void test_rsa_bounds(void **state)
@@ -79,7 +81,7 @@ static void test_keyring_mode(void **state)
 	size_t n;
 
 	k = aes_kek(dir, path);
-	assert_int_equal(keys_create(k, KEK_MODE_CUSTOMER, path, &keys), 0);
+	assert_int_equal(keys_create(k, KEK_MODE_CUSTOMER, vid, path, &keys), 0);
 	assert_int_equal(keys_encode(keys, &s, &n), 0);
 	assert_null(strstr(s, path));	/* no host path in the vault */
 	assert_int_equal(keys_peek(s, n, &peek), 0);
@@ -89,7 +91,7 @@ static void test_keyring_mode(void **state)
 	keys_free(keys);
 
 	assert_int_equal(kek_load("data/rsa2048.pem", &rsa), 0);
-	assert_int_equal(keys_create(rsa, KEK_MODE_VAULT, "x", &keys), -EINVAL);
+	assert_int_equal(keys_create(rsa, KEK_MODE_VAULT, vid, "x", &keys), -EINVAL);
 	kek_free(rsa);
 	rm_kek(dir, path);
 }
@@ -105,11 +107,11 @@ static void test_keyring_digest(void **state)
 	size_t n;
 
 	k = aes_kek(dir, path);
-	assert_int_equal(keys_create(k, KEK_MODE_VAULT, path, &keys), 0);
+	assert_int_equal(keys_create(k, KEK_MODE_VAULT, vid, path, &keys), 0);
 	assert_int_equal(keys_digest(keys, d1), 0);
 	assert_int_equal(keys_encode(keys, &s, &n), 0);
 	assert_int_equal(kek_load(path, &k2), 0);
-	assert_int_equal(keys_open(s, n, k2, path, &again), 0);
+	assert_int_equal(keys_open(s, n, vid, k2, path, &again), 0);
 	assert_int_equal(keys_digest(again, d2), 0);
 	assert_memory_equal(d1, d2, sizeof(d1));
 	again->dek[0][0] ^= 1;
@@ -122,7 +124,7 @@ static void test_keyring_digest(void **state)
 	keys_free(again);
 	/* A different KEK with the keyring's fingerprint never unwraps. */
 	assert_int_equal(kek_load("data/rsa2048.pem", &k2), 0);
-	assert_int_equal(keys_open(s, n, k2, path, &again), -EKEYREJECTED);
+	assert_int_equal(keys_open(s, n, vid, k2, path, &again), -EKEYREJECTED);
 	free(s);
 	keys_free(keys);
 	rm_kek(dir, path);

@@ -129,7 +129,7 @@ static int key_show(struct key_args *a)
 	r = cli_vault("key show", a->vault, 0, NULL, &v);
 	if (r)
 		return r;
-	r = backend_get(v->be, KEYS_OBJECT, 65536, &buf, &len);
+	r = backend_get(v->be, KEYS_OBJECT, KEYS_MAX, &buf, &len);
 	if (!r) {
 		r = keys_peek(buf, len, &k);
 		free(buf);

@@ -14,6 +14,7 @@
 #include "lib/util.h"
 #include "lib/vjson.h"
 #include "vault/vault.h"
+#include "vault/vault_dek.h"
 #include "vault/vault_keys.h"
 #include "vault/vault_pin.h"
 
@@ -184,7 +185,7 @@ int vault_init(const char *location, const struct vault_init_opts *o,
 		r = init_kek(&v, o, kek_path, kek_path_len, &kek);
 	if (!r) {
 		r = keys_create(kek, o->kek_file ? KEK_MODE_CUSTOMER : KEK_MODE_VAULT,
-				kek_path, &keys);
+				v.id, kek_path, &keys);
 		if (r < 0)
 			kek_free(kek);
 	}
@@ -298,13 +299,19 @@ static int unlock_pinned(struct vault *v, struct vault_pin *pin, int pinned,
 		pin->cur = got;
 		return vault_pin_save(v, pin);
 	}
+	/* A DEK roll keeps generation and fingerprint: cur and next differ
+	 * only in the digest. */
+	if (want == &pin->cur && memcmp(got.digest, want->digest, KEYS_DIGEST_LEN) &&
+	    pin->has_next && vault_pin_matches(&pin->next, v->keys) &&
+	    !memcmp(got.digest, pin->next.digest, KEYS_DIGEST_LEN))
+		want = &pin->next;
 	if (memcmp(got.digest, want->digest, KEYS_DIGEST_LEN) || got.type != want->type)
 		return -EKEYREVOKED;
 	snprintf(v->keys->kek_file, sizeof(v->keys->kek_file), "%s", want->file);
 	if (want == &pin->cur)
 		return 0;
 	/* The rotation this host started committed; its pin did not. */
-	if (pin->cur.mode == KEK_MODE_VAULT)
+	if (pin->cur.mode == KEK_MODE_VAULT && strcmp(pin->cur.file, pin->next.file))
 		snprintf(pin->retired, sizeof(pin->retired), "%s", pin->cur.file);
 	pin->cur = pin->next;
 	pin->has_next = 0;
@@ -322,7 +329,7 @@ int vault_unlock(struct vault *v, const char *kek_file)
 	void *buf;
 	size_t len;
 
-	r = backend_get(v->be, KEYS_OBJECT, CONFIG_MAX, &buf, &len);
+	r = backend_get(v->be, KEYS_OBJECT, KEYS_MAX, &buf, &len);
 	if (r == -ENOENT || r == -EFBIG)
 		r = -EUCLEAN;
 	if (r < 0)
@@ -343,7 +350,7 @@ int vault_unlock(struct vault *v, const char *kek_file)
 		r = -EKEYREJECTED;
 	}
 	if (!r)
-		r = keys_open(buf, len, kek, path, &v->keys);
+		r = keys_open(buf, len, v->id, kek, path, &v->keys);
 	if (!r)
 		r = unlock_pinned(v, &pin, pinned, want);
 	if (r < 0) {
@@ -359,6 +366,8 @@ void vault_close(struct vault *v)
 {
 	if (!v)
 		return;
+	/* Blobs sealed by this process count against the DEK's budget. */
+	vault_dek_usage_flush(v);
 	vault_lock_release(v);
 	keys_free(v->keys);
 	backend_close(v->be);

@@ -20,7 +20,7 @@
 #define VAULT_SEG_CHUNKS	4096U
 #define VAULT_PACK_DEFAULT	(16U << 20)
 #define VAULT_PACK_MAX		(256U << 20)
-#define VAULT_MAX_DEKS		16
+#define VAULT_MAX_DEKS		255	/* every DEK id 1..255 */
 
 enum kek_mode {
 	KEK_MODE_VAULT = 1,	/* random AES-256 KEK in a root-only key file */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/secmem.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
 #include "vault/vault_disk.h"
@@ -137,35 +138,66 @@ static int keep_all_gen(struct vault *v, uint32_t gen)
 	return r ? r : vault_disk_for_each_key(v, disk_keep_gen, &gen);
 }
 
-/* Phase 3, the commit (takes kek): keys.json under the new KEK; then the host pin
- * follows (a crash between the two is healed by vault_unlock(), which
- * finds the keyring matching the pin's "next"). */
-static int commit_keys(struct vault *v, struct vault_pin *pin, struct vault_kek *kek)
+/*
+ * The keyring a rotation switches to: the current one under the new KEK
+ * and generation, plus a new DEK (when an id is left) that becomes
+ * current.  It lives only here until the commit: nothing is sealed with
+ * the new DEK before keys.json holds it.
+ */
+static int next_keys(struct vault *v, struct vault_pin *pin, struct vault_kek *kek,
+		     struct vault_keys *next, int *new_dek)
 {
-	struct vault_keys *k = v->keys;
-	struct vault_keys next = *k;
-	char *s;
-	size_t n;
 	int r;
 
-	next.kek = kek;
-	next.gen = pin->next.gen;
-	next.mode = pin->next.mode;
-	memcpy(next.fp, kek->fp, KEK_FP_LEN);
-	r = keys_encode(&next, &s, &n);
+	*next = *v->keys;
+	next->kek = kek;
+	next->gen = pin->next.gen;
+	next->mode = pin->next.mode;
+	memcpy(next->fp, kek->fp, KEK_FP_LEN);
+	r = keys_add_dek(next);
+	*new_dek = !r;
+	if (r == -ENOSPC)
+		r = 0;
+	return r ? r : keys_digest(next, pin->next.digest);
+}
+
+/* Phase 3, the commit (takes kek and the new DEK): keys.json under the new
+ * KEK; then the host pin follows (a crash between the two is healed by
+ * vault_unlock(), which finds the keyring matching the pin's "next"). */
+static int commit_keys(struct vault *v, struct vault_pin *pin, struct vault_keys *next,
+		       int new_dek)
+{
+	struct vault_keys *k = v->keys;
+	unsigned int n = next->ndeks - 1;
+	char *s;
+	size_t len;
+	int r;
+
+	r = keys_encode(next, &s, &len);
 	if (!r) {
-		r = backend_put(v->be, KEYS_OBJECT, s, n);
+		r = backend_put(v->be, KEYS_OBJECT, s, len);
 		free(s);
 	}
 	if (r < 0) {
-		kek_free(kek);
+		if (new_dek)
+			secmem_free(next->dek[n]);
+		kek_free(next->kek);
 		return r;
 	}
 	kek_free(k->kek);
-	k->kek = kek;
-	k->gen = next.gen;
-	k->mode = next.mode;
-	memcpy(k->fp, kek->fp, KEK_FP_LEN);
+	k->kek = next->kek;
+	k->gen = next->gen;
+	k->mode = next->mode;
+	memcpy(k->fp, next->fp, KEK_FP_LEN);
+	if (new_dek) {
+		k->dek[n] = next->dek[n];
+		k->dek_id[n] = next->dek_id[n];
+		k->sealed[n] = 0;
+		k->ndeks = next->ndeks;
+		k->cur_dek = next->cur_dek;
+		/* Seals counted so far were under the retired current DEK. */
+		__atomic_store_n(&k->session_sealed, 0, __ATOMIC_RELAXED);
+	}
 	snprintf(k->kek_file, sizeof(k->kek_file), "%s", pin->next.file);
 	if (pin->cur.mode == KEK_MODE_VAULT)
 		snprintf(pin->retired, sizeof(pin->retired), "%s", pin->cur.file);
@@ -283,10 +315,11 @@ int vault_rotate(struct vault *v, const char *file, char *new_path, size_t len)
 {
 	struct journal j = { 0 };
 	struct vault_kek *kek = NULL;
+	struct vault_keys next;
 	struct vault_pin pin;
 	char detail[128];
 	struct rewrap_arg a;
-	int r;
+	int new_dek = 0, r;
 
 	r = vault_rotate_recover(v);
 	if (!r)
@@ -301,22 +334,15 @@ int vault_rotate(struct vault *v, const char *file, char *new_path, size_t len)
 		kek_free(kek);
 		return -EALREADY;
 	}
-	{
-		/* The digest the keyring will have under the new KEK. */
-		struct vault_keys next = *v->keys;
-
-		next.kek = kek;
-		next.gen = pin.next.gen;
-		next.mode = pin.next.mode;
-		memcpy(next.fp, kek->fp, KEK_FP_LEN);
-		r = keys_digest(&next, pin.next.digest);
-	}
+	r = next_keys(v, &pin, kek, &next, &new_dek);
 	pin.has_next = 1;
 	if (!r)
 		r = vault_pin_save(v, &pin);
 	if (r < 0) {
 		if (pin.next_generated)
 			unlink(pin.next.file);
+		if (new_dek)
+			secmem_free(next.dek[next.ndeks - 1]);
 		kek_free(kek);
 		return r;
 	}
@@ -326,10 +352,13 @@ int vault_rotate(struct vault *v, const char *file, char *new_path, size_t len)
 	r = journal_write(v, &j);
 	if (!r)
 		r = add_all_wraps(v, &a);
-	if (r < 0)
+	if (r < 0) {
+		if (new_dek)
+			secmem_free(next.dek[next.ndeks - 1]);
 		kek_free(kek);
-	else
-		r = commit_keys(v, &pin, kek);
+	} else {
+		r = commit_keys(v, &pin, &next, new_dek);
+	}
 	if (r < 0) {
 		/* Before the commit: roll back.  After it (only the pin failed):
 		 * the next unlock heals the pin from "next". */
@@ -337,8 +366,8 @@ int vault_rotate(struct vault *v, const char *file, char *new_path, size_t len)
 			vault_rotate_recover(v);
 		return r;
 	}
-	snprintf(detail, sizeof(detail), "gen %u, %s", j.new_gen,
-		 kek_mode_name(v->keys->mode));
+	snprintf(detail, sizeof(detail), "gen %u, %s, %s", j.new_gen,
+		 kek_mode_name(v->keys->mode), new_dek ? "new DEK" : "no DEK id left");
 	vault_log_event(v, "key-rotate", detail);
 	snprintf(new_path, len, "%s", pin.cur.file);
 	return finish(v, &pin);
