@@ -64,9 +64,9 @@ enum { VAULT_LOCK_SHARED = 1, VAULT_LOCK_EXCLUSIVE = 2 };
 int vault_lock(struct vault *v, int kind);
 void vault_lock_release(struct vault *v);
 
-/* Activity log of key changes, one object per event. */
+/* Activity log of key changes, one authenticated object per event
+ * (vault_log.h); needs unlocked keys. */
 int vault_log_event(struct vault *v, const char *event, const char *detail);
-int vault_log_list(struct vault *v, struct name_list *events_json);
 
 
 #endif

@@ -106,6 +106,12 @@ static int pin_decode(const struct vault *v, const void *buf, size_t len,
 		p->has_next = 1;
 		p->next_generated = json_object_get_boolean(g);
 	}
+	if (json_object_object_get_ex(o, "log", &x)) {
+		if (!json_object_is_type(x, json_type_object) ||
+		    vj_u64(x, "seq", &p->log_seq) || !p->log_seq ||
+		    vj_hex(x, "mac", p->log_mac, sizeof(p->log_mac)))
+			goto out;
+	}
 	if (json_object_object_get_ex(o, "retired", &x)) {
 		if (vj_str(o, "retired", &ret) || ret[0] != '/' || strlen(ret) >= PATH_MAX)
 			goto out;
@@ -149,12 +155,20 @@ int vault_pin_load(const struct vault *v, struct vault_pin *p)
 	return pin_decode(v, buf, (size_t)n, p);
 }
 
-int vault_pin_save(const struct vault *v, const struct vault_pin *p)
+int vault_pin_save(const struct vault *v, const struct vault_pin *in)
 {
 	json_object *o = json_object_new_object(), *next;
+	struct vault_pin on_disk, merged = *in;
+	const struct vault_pin *p = &merged;
 	char dir[PATH_MAX], *s;
 	size_t n;
 	int dfd, r;
+
+	/* The log anchor only moves forward, whoever saves the pin. */
+	if (!vault_pin_load(v, &on_disk) && on_disk.log_seq > merged.log_seq) {
+		merged.log_seq = on_disk.log_seq;
+		memcpy(merged.log_mac, on_disk.log_mac, sizeof(merged.log_mac));
+	}
 
 	json_object_object_add(o, "format", json_object_new_int(1));
 	vj_add_hex(o, "vault_id", v->id, VAULT_ID_LEN);
@@ -167,6 +181,13 @@ int vault_pin_save(const struct vault *v, const struct vault_pin *p)
 	}
 	if (p->retired[0])
 		json_object_object_add(o, "retired", json_object_new_string(p->retired));
+	if (p->log_seq) {
+		json_object *l = json_object_new_object();
+
+		json_object_object_add(l, "seq", json_object_new_int64((int64_t)p->log_seq));
+		vj_add_hex(l, "mac", p->log_mac, sizeof(p->log_mac));
+		json_object_object_add(o, "log", l);
+	}
 	r = vj_dump(o, &s, &n);
 	json_object_put(o);
 	if (r < 0)

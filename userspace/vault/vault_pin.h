@@ -37,6 +37,9 @@ struct vault_pin {
 	int has_next, next_generated;
 	struct pin_kek next;
 	char retired[PATH_MAX];		/* "" when none */
+	/* The newest activity-log event this host wrote (vault_log.c). */
+	uint64_t log_seq;		/* 0: none */
+	uint8_t log_mac[32];
 };
 
 /* <state dir>/vaults/<vault id hex>/pin.json */
