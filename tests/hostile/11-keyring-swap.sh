@@ -31,6 +31,14 @@ check_fails "points with a swapped keyring is refused (exit 4)" 4 "$CS" points -
 check_fails "key rotate with a swapped keyring is refused (exit 4)" 4 "$CS" key rotate --vault v
 check_fails "naming the attacker's key with --kek is refused too (exit 4)" 4 \
 	"$CS" points --vault v --kek v/tmp/evil.pem
+# The keyring's own mode flipped: the host's pin decides, and refuses.
+python3 - "$WORK" <<'PY'
+import json, sys
+w = sys.argv[1]
+k = json.load(open(w + "/keys.orig")); k["mode"] = "customer"
+json.dump(k, open(w + "/v/keys.json", "w"))
+PY
+check_fails "a keyring whose mode differs from the pin is refused (exit 4)" 4 "$CS" points --vault v
 cp keys.orig v/keys.json
 check "kept point still restores" restores_exact v "$P" img
 check "one step past: backup --escrow-secret works" \

@@ -19,6 +19,21 @@ check "customer-managed, generation 2" test "$(mode)" = "customer-managed 2"
 check "the customer's old key file is not deleted" test -s aes1.kek
 check_fails "the old key no longer opens the vault (exit 4)" 4 "$CS" points --vault c --kek aes1.kek
 check_fails "rotating to a vault-managed key is still refused (exit 4)" 4 "$CS" key rotate --vault c
+# Older builds wrote such a vault's keyring as vault-managed.  A host
+# without a pin (or upgraded from such a build) opens it only with the
+# customer's key named, pins it customer-managed, and keeps it so.
+python3 - <<'PY'
+import json
+k = json.load(open("c/keys.json")); k["mode"] = "vault"
+json.dump(k, open("c/keys.json", "w"))
+PY
+export CRYPTSNAP_STATE_DIR=$WORK/state-old
+check_fails "no pin, keyring says vault-managed, no key file here: refused (exit 4)" 4 \
+	"$CS" points --vault c
+check "opens with the customer's key named" "$CS" points --vault c --kek aes2.kek
+check "and is pinned customer-managed" test "$(mode)" = "customer-managed 2"
+check_fails "rotation to a vault-managed key is refused (exit 4)" 4 "$CS" key rotate --vault c
+export CRYPTSNAP_STATE_DIR=$WORK/state
 check "kept point still restores" restores_exact c "$P" img
 check "one step past: a new backup works" "$CS" backup --vault c --source img --disk d1
 check "and restores byte for byte" restores_exact c "$(last_point c)" img

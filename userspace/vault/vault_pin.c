@@ -221,9 +221,13 @@ int vault_pin_from_keys(const struct vault_keys *k, struct pin_kek *out)
 	return keys_digest(k, out->digest);
 }
 
-/* The keyring's own "mode" is not compared: the host's decides (older
- * builds recorded customer AES keys as vault-managed). */
+/* The keyring's mode must be the pinned one, but for the one thing older
+ * builds wrote wrongly: a customer AES key recorded as vault-managed. */
 int vault_pin_matches(const struct pin_kek *e, const struct vault_keys *hdr)
 {
-	return e->gen == hdr->gen && !memcmp(e->fp, hdr->fp, KEK_FP_LEN);
+	int mode_ok = e->mode == hdr->mode ||
+		      (e->mode == KEK_MODE_CUSTOMER && e->type == KEK_TYPE_AES &&
+		       hdr->mode == KEK_MODE_VAULT);
+
+	return mode_ok && e->gen == hdr->gen && !memcmp(e->fp, hdr->fp, KEK_FP_LEN);
 }

@@ -52,7 +52,7 @@ int vault_pin_save(const struct vault *v, const struct vault_pin *p);
 /* The pin entry describing an unlocked keyring and its KEK. */
 int vault_pin_from_keys(const struct vault_keys *k, struct pin_kek *out);
 /* Whether a keyring's header (keys_peek()) is the one pinned in e:
- * same generation and fingerprint. */
+ * same mode, generation and fingerprint. */
 int vault_pin_matches(const struct pin_kek *e, const struct vault_keys *hdr);
 
 #endif
