@@ -133,8 +133,15 @@ int kek_generate(const char *dir, const char *vault_hex, uint32_t gen,
 	uint8_t *key;
 	int fd, r;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if (mkdir(dir, 0700) < 0) {
+		if (errno != EEXIST)
+			return -errno;
+	} else {
+		/* A new key directory must outlive a crash as well. */
+		r = fsync_parent_at(AT_FDCWD, dir);
+		if (r < 0)
+			return r;
+	}
 	r = kek_path(dir, vault_hex, gen, path, pathlen);
 	if (r < 0)
 		return r;
