@@ -42,3 +42,15 @@ export CRYPTSNAP_STATE_DIR=$WORK/state CRYPTSNAP_KEY_DIR=$WORK/keys
 check "one step past: a new backup works" "$CS" backup --vault v --source img --disk d1
 check "and restores byte for byte" restores_exact v "$(last_point v)" img
 case_end
+
+# The pin is the host's: one that others may write is not trusted.
+case_begin pin-mode
+head -c 1M /dev/urandom >img
+check "vault init" "$CS" vault init v
+VID=$(python3 -c 'import json; print(json.load(open("v/config.json"))["vault_id"])')
+chmod 0666 "$CRYPTSNAP_STATE_DIR/vaults/$VID/pin.json"
+check_fails "a pin writable by others is refused (exit 4)" 4 "$CS" backup --vault v --source img --disk d1
+chmod 0600 "$CRYPTSNAP_STATE_DIR/vaults/$VID/pin.json"
+check "one step past: backup works" "$CS" backup --vault v --source img --disk d1
+check "and restores byte for byte" restores_exact v "$(last_point v)" img
+case_end

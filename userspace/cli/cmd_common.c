@@ -99,6 +99,12 @@ int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 				cmd, loc, pin);
 			return EXIT_KEY;
 		}
+		if (r == -EBADE) {
+			fprintf(stderr, "cryptsnap %s: cannot unlock vault %s: the pin %s is not "
+				"trusted (owner, mode or content); remove it to pin again\n",
+				cmd, loc, pin);
+			return EXIT_KEY;
+		}
 		if (r == -EKEYREVOKED)
 			return fail(cmd, r, "cannot unlock vault %s (pin %s)", loc, pin);
 		if (r == -ERANGE)

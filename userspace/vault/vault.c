@@ -340,6 +340,8 @@ int vault_unlock(struct vault *v, const char *kek_file)
 		pinned = !r;
 		if (r == -ENOENT)
 			r = 0;
+		else if (r == -EPERM || r == -EUCLEAN)
+			r = -EBADE;	/* the pin, not the vault or a key */
 	}
 	if (!r)
 		r = unlock_plan(v, hdr, kek_file, &pin, pinned, path, &want);

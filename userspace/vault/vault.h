@@ -51,7 +51,11 @@ struct vault_init_opts {
 int vault_init(const char *location, const struct vault_init_opts *o,
 	       char *kek_path_out, size_t kek_path_len);
 int vault_open(const char *location, struct vault **out);
-/* Unwraps the vault keys with the KEK; kek_file overrides the recorded one. */
+/* Unwraps the vault keys with the KEK this host pinned (vault_pin.h);
+ * kek_file names it (it must be the pinned one, or is pinned when there is
+ * no pin).  -EKEYREVOKED: the keyring is not the pinned one; -ENOKEY: no
+ * pin and no KEK for it on this host; -EBADE: the pin file is not trusted
+ * (mode, owner or content); -EKEYREJECTED: wrong KEK. */
 int vault_unlock(struct vault *v, const char *kek_file);
 void vault_close(struct vault *v);
 
