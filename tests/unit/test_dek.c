@@ -102,7 +102,7 @@ static unsigned int maintain(struct vault *v, int force)
 	unsigned int rolled;
 
 	assert_int_equal(vault_lock(v, VAULT_LOCK_EXCLUSIVE), 0);
-	assert_int_equal(vault_dek_maintain(v, force, &rolled), 0);
+	assert_int_equal(vault_dek_maintain(v, force ? DEK_ROLL : 0, &rolled), 0);
 	vault_lock_release(v);
 	return rolled;
 }
@@ -194,6 +194,45 @@ static void test_budget_rolls_dek(void **state)
 	assert_int_equal(backend_put(v->be, "usage/d.json", "{", 1), 0);
 	assert_int_equal(maintain(v, 0), 0);
 	assert_int_equal(count_usage(v), 0);
+	vault_close(v);
+	tv_done(&t);
+}
+
+/* Before a backup, with the vault idle: a roll at the budget, a fold only
+ * once DEK_USAGE_FOLD records piled up; with the vault busy, nothing. */
+static void test_before_backup(void **state)
+{
+	char name[32];
+	struct vault *v, *other;
+	struct tv t;
+	int i;
+
+	tv_init(&t);
+	v = tv_open(&t);
+	for (i = 0; i < DEK_USAGE_FOLD - 1; i++) {
+		snprintf(name, sizeof(name), "usage/%03d.json", i);
+		put_usage(v, name, 1, 1);
+	}
+	assert_int_equal(vault_dek_before_backup(v), 0);
+	assert_int_equal(count_usage(v), DEK_USAGE_FOLD - 1);	/* lazy */
+	put_usage(v, "usage/last.json", 1, 1);
+	assert_int_equal(vault_dek_before_backup(v), 0);
+	assert_int_equal(count_usage(v), 0);			/* folded */
+	vault_close(v);
+
+	v = tv_open(&t);
+	assert_int_equal(v->keys->sealed[0], DEK_USAGE_FOLD);
+	put_usage(v, "usage/big.json", 1, DEK_BUDGET);
+	other = tv_open(&t);
+	assert_int_equal(vault_lock(other, VAULT_LOCK_SHARED), 0);
+	assert_int_equal(vault_dek_before_backup(v), 0);	/* busy */
+	assert_int_equal(v->keys->cur_dek, 1);
+	vault_close(other);
+	assert_int_equal(vault_dek_before_backup(v), 0);
+	assert_int_equal(v->keys->cur_dek, 2);			/* rolled */
+	vault_close(v);
+	v = tv_open(&t);
+	assert_int_equal(v->keys->cur_dek, 2);
 	vault_close(v);
 	tv_done(&t);
 }
@@ -354,6 +393,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rotation_rolls_dek),
 		cmocka_unit_test(test_budget_rolls_dek),
+		cmocka_unit_test(test_before_backup),
 		cmocka_unit_test(test_roll_crash_windows),
 		cmocka_unit_test(test_role_binding),
 		cmocka_unit_test(test_legacy_keyring),

@@ -31,20 +31,24 @@ int vault_dek_usage_flush(struct vault *v)
 	return backend_put(v->be, name, body, (size_t)len);
 }
 
-static void add_sealed(struct vault_keys *k, uint64_t dek, uint64_t n)
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+static void add_sealed(const struct vault_keys *k, uint64_t *add, uint64_t dek, uint64_t n)
 {
 	unsigned int i;
 
 	for (i = 0; i < k->ndeks; i++)
 		if (k->dek_id[i] == dek)
-			k->sealed[i] = k->sealed[i] + n < k->sealed[i] ? UINT64_MAX :
-				       k->sealed[i] + n;
+			add[i] = sat_add(add[i], n);
 }
 
 /* Adds every usage record to the keyring's counts; a record that does not
  * parse is counted as nothing and deleted with the rest (it is not
  * authenticated: see docs/security.md, accepted risks). */
-static int fold_usage(struct vault *v, struct name_list *names)
+static int fold_usage(struct vault *v, struct name_list *names, uint64_t *add)
 {
 	size_t i;
 	int r = backend_list(v->be, USAGE_PREFIX, names);
@@ -59,7 +63,7 @@ static int fold_usage(struct vault *v, struct name_list *names)
 			continue;
 		if (!vj_parse(buf, len, &o)) {
 			if (!vj_u64(o, "dek", &dek) && !vj_u64(o, "blobs", &blobs))
-				add_sealed(v->keys, dek, blobs);
+				add_sealed(v->keys, add, dek, blobs);
 			json_object_put(o);
 		}
 		free(buf);
@@ -121,8 +125,10 @@ static int roll(struct vault *v, struct vault_pin *pin)
 	return vault_pin_save(v, pin);
 }
 
-int vault_dek_maintain(struct vault *v, int force, unsigned int *rolled)
+int vault_dek_maintain(struct vault *v, unsigned int flags, unsigned int *rolled)
 {
+	int force = !!(flags & DEK_ROLL);
+	uint64_t add[VAULT_MAX_DEKS] = { 0 };
 	struct name_list names = { 0 };
 	struct vault_pin pin;
 	int r, cur, want_roll;
@@ -136,13 +142,19 @@ int vault_dek_maintain(struct vault *v, int force, unsigned int *rolled)
 		return r == -ENOENT ? -ENOKEY : r;
 	r = vault_dek_usage_flush(v);
 	if (!r)
-		r = fold_usage(v, &names);
+		r = fold_usage(v, &names, add);
 	cur = cur_index(v->keys);
 	if (r < 0 || cur < 0) {
 		name_list_free(&names);
 		return r < 0 ? r : -EUCLEAN;
 	}
-	want_roll = force || v->keys->sealed[cur] >= DEK_BUDGET;
+	want_roll = force || sat_add(v->keys->sealed[cur], add[cur]) >= DEK_BUDGET;
+	if (!want_roll && (flags & DEK_LAZY) && names.n < DEK_USAGE_FOLD) {
+		name_list_free(&names);
+		return 0;	/* the records stay for a later fold */
+	}
+	for (i = 0; i < v->keys->ndeks; i++)
+		v->keys->sealed[i] = sat_add(v->keys->sealed[i], add[i]);
 	if (want_roll) {
 		r = roll(v, &pin);
 		if (!r)
@@ -164,5 +176,17 @@ int vault_dek_maintain(struct vault *v, int force, unsigned int *rolled)
 			 force ? "requested" : "use budget reached");
 		vault_log_event(v, "dek-roll", detail);
 	}
+	return r;
+}
+
+int vault_dek_before_backup(struct vault *v)
+{
+	unsigned int rolled;
+	int r;
+
+	if (v->lock || vault_lock(v, VAULT_LOCK_EXCLUSIVE) < 0)
+		return 0;
+	r = vault_dek_maintain(v, DEK_LAZY, &rolled);
+	vault_lock_release(v);
 	return r;
 }
