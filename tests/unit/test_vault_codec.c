@@ -225,7 +225,7 @@ static void test_blob_binding(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(kek_generate(dir, "00", 1, path, sizeof(path), &kek), 0);
-	assert_int_equal(keys_create(kek, path, &v.keys), 0);
+	assert_int_equal(keys_create(kek, KEK_MODE_VAULT, v.id, path, &v.keys), 0);
 	memset(v.id, 3, sizeof(v.id));
 	assert_int_equal(blob_ctx_init(&c, &v), 0);
 	memset(data, 0x77, sizeof(data));

@@ -211,12 +211,17 @@ static int rm_tree(const char *dir)
 static void tv_init(struct tv *t)
 {
 	struct vault_init_opts o = { 0 };
+	char state[96];
 
 	snprintf(t->dir, sizeof(t->dir), "/tmp/cs-vdisk-XXXXXX");
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->loc, sizeof(t->loc), "%s/vault", t->dir);
 	snprintf(t->keys, sizeof(t->keys), "%s/keys", t->dir);
 	assert_int_equal(mkdir(t->keys, 0700), 0);
+	/* Host state (the KEK pins) and key files stay in the test's dir. */
+	snprintf(state, sizeof(state), "%s/state", t->dir);
+	assert_int_equal(setenv("CRYPTSNAP_STATE_DIR", state, 1), 0);
+	assert_int_equal(setenv("CRYPTSNAP_KEY_DIR", t->keys, 1), 0);
 	o.key_dir = t->keys;
 	assert_int_equal(vault_init(t->loc, &o, t->kek, sizeof(t->kek)), 0);
 }

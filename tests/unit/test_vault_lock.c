@@ -2,6 +2,7 @@
 /* Vault locks (vault/vault_lock.c): strict lock names (they come from the
  * vault), host name normalisation, shared/exclusive conflicts, the
  * blocker report, stale and foreign locks, and breaking one by name. */
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -24,7 +25,7 @@ static char loc[128];
 static int setup(void **state)
 {
 	struct vault_init_opts o = { 0 };
-	char keys[128], kek[256];
+	char keys[128], kek[PATH_MAX];
 
 	if (!mkdtemp(dir))
 		return -1;

@@ -12,13 +12,15 @@
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "vault/vault_catalogue.h"
+#include "vault/vault_kek.h"
+#include "vault/vault_pin.h"
 
 int exit_code(int err)
 {
 	switch (-err) {
 	case 0: return EXIT_OK;
 	case ENOENT: case ESRCH: case ENOTDIR: return EXIT_NOTFOUND;
-	case EKEYREJECTED: case ENOKEY: case EPERM: return EXIT_KEY;
+	case EKEYREJECTED: case ENOKEY: case EPERM: case EKEYREVOKED: return EXIT_KEY;
 	case EBADMSG: case EUCLEAN: return EXIT_CORRUPT;
 	case EBUSY: case EAGAIN: return EXIT_BUSY;
 	case ENOSPC: case EDQUOT: return EXIT_NOSPACE;
@@ -43,6 +45,7 @@ static const char *reason(int err)
 	switch (-err) {
 	case EKEYREJECTED: return "wrong KEK: this key does not unwrap the vault keys";
 	case ENOKEY: return "no key material for this object";
+	case EKEYREVOKED: return "the vault's keyring does not match the KEK pinned on this host";
 	case EBADMSG: return "authentication failed (data damaged or tampered)";
 	case EUCLEAN: return "malformed vault object";
 	case EPROTONOSUPPORT: return "unsupported vault format version";
@@ -98,8 +101,27 @@ int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 		return EXIT_OK;
 	r = vault_unlock(*out, kek);
 	if (r < 0) {
+		char pin[4096] = "";
+
+		vault_pin_path(*out, pin, sizeof(pin));
 		vault_close(*out);
 		*out = NULL;
+		if (r == -ENOKEY) {
+			fprintf(stderr, "cryptsnap %s: cannot unlock vault %s: this host holds "
+				"no KEK for it; name it with --kek FILE (it is then pinned in %s)\n",
+				cmd, loc, pin);
+			return EXIT_KEY;
+		}
+		if (r == -EBADE) {
+			fprintf(stderr, "cryptsnap %s: cannot unlock vault %s: the pin %s is not "
+				"trusted (owner, mode or content); remove it to pin again\n",
+				cmd, loc, pin);
+			return EXIT_KEY;
+		}
+		if (r == -EKEYREVOKED)
+			return fail(cmd, r, "cannot unlock vault %s (pin %s)", loc, pin);
+		if (r == -ERANGE)
+			return fail_kek(cmd, r, kek);
 		return fail(cmd, r, "cannot unlock vault %s%s%s", loc,
 			    kek ? " with " : "", kek ? kek : "");
 	}
@@ -196,6 +218,16 @@ int cli_catalogue_report(const char *cmd, struct vault *v, int print, int say)
 	r = dmg.n ? EXIT_CORRUPT : EXIT_OK;
 	name_list_free(&dmg);
 	return r;
+}
+
+int fail_kek(const char *cmd, int err, const char *file)
+{
+	if (err != -ERANGE)
+		return fail(cmd, err, "cannot use KEK %s", file ? file : "");
+	fprintf(stderr, "cryptsnap %s: refused KEK %s: not a 32-byte AES key or an RSA "
+		"key of %d to %d bits\n", cmd, file ? file : "", KEK_RSA_MIN_BITS,
+		KEK_RSA_MAX_BITS);
+	return EXIT_KEY;
 }
 
 double now_seconds(void)

@@ -21,6 +21,8 @@ int fail(const char *cmd, int err, const char *fmt, ...)
  * wording would mislead (EPERM there means a bad key file mode). */
 int fail_errno(const char *cmd, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A KEK file that cannot be used; -ERANGE (key size) gets its own words. */
+int fail_kek(const char *cmd, int err, const char *file);
 /* Opens (and with kek != NULL or unlock set, unlocks) a vault, printing
  * errors.  Returns an exit code. */
 /* Before a command writes points: the catalogue of points exists (built

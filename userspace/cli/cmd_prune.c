@@ -10,6 +10,7 @@
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
 #include "lib/util.h"
+#include "vault/vault_dek.h"
 #include "vault/vault_gc.h"
 #include "vault/vault_points.h"
 #include "vault/vault_retention.h"
@@ -199,6 +200,7 @@ static int remove_points(struct prune_args *a, struct vault *v)
 static int collect(struct vault *v)
 {
 	struct gc_stats st;
+	unsigned int rolled;
 	char fr[32];
 	int r;
 
@@ -217,6 +219,9 @@ static int collect(struct vault *v)
 	if (r < 0)
 		return fail("prune", r, "cannot lock vault");
 	r = vault_rotate_recover(v);
+	/* Under the exclusive lock: count DEK use, replace a worn DEK. */
+	if (!r)
+		r = vault_dek_maintain(v, 0, &rolled);
 	if (!r)
 		r = vault_gc(v, &st);
 	vault_lock_release(v);
@@ -226,6 +231,8 @@ static int collect(struct vault *v)
 	if (r < 0)
 		return fail("prune", r, "garbage collection failed (nothing deleted "
 			    "that a point needs)");
+	if (rolled)
+		printf("DEK use budget reached: new DEK %u\n", rolled);
 	format_bytes(st.bytes_freed, fr, sizeof(fr));
 	printf("gc: %llu points, %llu live blobs, %llu dead blobs, %llu packs kept, "
 	       "%llu young packs kept, %llu packs deleted, %s freed\n",

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cryptsnap vault init VAULT [--kek FILE] */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,8 +16,8 @@ static void usage(FILE *f)
 		"usage: cryptsnap vault init VAULT [--kek FILE] [--key-dir DIR] [--chunk-size SIZE]\n"
 		"\n"
 		"Creates an empty vault in directory VAULT.\n"
-		"  --kek FILE        customer-managed KEK: an RSA (>= 2048 bit) PEM key\n"
-		"                    (or a 32-byte AES key file, mode 0600)\n"
+		"  --kek FILE        customer-managed KEK: an RSA PEM key of 2048 to 16384\n"
+		"                    bits, or a 32-byte AES key file (mode 0600)\n"
 		"  --key-dir DIR     where a new vault-managed KEK file is written\n"
 		"                    (default $CRYPTSNAP_KEY_DIR or /var/lib/cryptsnap/keys)\n"
 		"  --chunk-size SIZE chunk size, equal to the tracking chunk (default 64K)\n");
@@ -31,7 +33,7 @@ static int vault_init_main(int argc, char **argv)
 		{ 0 }
 	};
 	struct vault_init_opts o = { 0 };
-	char kek_path[4096];
+	char kek_path[PATH_MAX];
 	uint64_t cs;
 	int c, r;
 
@@ -54,6 +56,8 @@ static int vault_init_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = vault_init(argv[optind], &o, kek_path, sizeof(kek_path));
+	if (r == -ERANGE)
+		return fail_kek("vault init", r, o.kek_file);
 	if (r < 0)
 		return fail("vault init", r, "cannot create vault %s", argv[optind]);
 	printf("vault %s created; KEK: %s (%s)\n", argv[optind], kek_path,

@@ -5,6 +5,7 @@
 
 #include "cli/cmd.h"
 #include "lib/secmem.h"
+#include "lib/crypto.h"
 
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the tool version", 0 },
@@ -77,6 +78,9 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
+	/* Before any private key is read (lib/crypto.c says what it holds);
+	 * without it OpenSSL keeps working on its ordinary heap. */
+	(void)crypto_secure_heap_init();
 	for (i = 0; i < N_COMMANDS; i++)
 		if (!strcmp(argv[1], commands[i].name)) {
 			r = harden(&commands[i], argc - 1, argv + 1);

@@ -36,6 +36,29 @@ void crypto_wipe(void *p, size_t len)
 		OPENSSL_cleanse(p, len);
 }
 
+/*
+ * OpenSSL's secure heap: one mlock'ed, MADV_DONTDUMP mapping with guard
+ * pages, cleared on free.  Once it exists, OpenSSL's ASN.1 decoder puts
+ * the private parts of an RSA key (d, p, q, dP, dQ, qInv) there
+ * (BN_secure_new for "CBIGNUM" fields) and the PEM reader keeps the
+ * decoded private-key text there too.  256 KiB holds several 16384-bit
+ * keys.  Without it (mlock refused), OpenSSL silently uses malloc.
+ */
+#define SECURE_HEAP_SIZE	(256 << 10)
+#define SECURE_HEAP_MIN		32
+
+int crypto_secure_heap_init(void)
+{
+	if (CRYPTO_secure_malloc_initialized())
+		return 0;
+	return CRYPTO_secure_malloc_init(SECURE_HEAP_SIZE, SECURE_HEAP_MIN) ? 0 : -ENOMEM;
+}
+
+size_t crypto_secure_heap_used(void)
+{
+	return CRYPTO_secure_malloc_initialized() ? CRYPTO_secure_used() : 0;
+}
+
 int crypto_random(void *buf, size_t len)
 {
 	return RAND_bytes(buf, (int)len) == 1 ? 0 : -EIO;
@@ -284,6 +307,13 @@ unsigned int crypto_rsa_bits(const struct crypto_rsa *k)
 	return (unsigned int)EVP_PKEY_get_bits(k->pkey);
 }
 
+size_t crypto_rsa_size(const struct crypto_rsa *k)
+{
+	int n = EVP_PKEY_get_size(k->pkey);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
 int crypto_rsa_has_private(const struct crypto_rsa *k)
 {
 	return k->has_private;
@@ -319,12 +349,15 @@ static EVP_PKEY_CTX *oaep_ctx(const struct crypto_rsa *k, int enc)
 }
 
 int crypto_rsa_wrap(const struct crypto_rsa *k, const void *in, size_t len,
-		    uint8_t *out, size_t *outlen)
+		    uint8_t *out, size_t outmax, size_t *outlen)
 {
-	EVP_PKEY_CTX *ctx = oaep_ctx(k, 1);
-	size_t n = crypto_rsa_bits(k) / 8;
+	EVP_PKEY_CTX *ctx;
+	size_t n = crypto_rsa_size(k);
 	int ok;
 
+	if (!n || n > outmax)
+		return -EMSGSIZE;
+	ctx = oaep_ctx(k, 1);
 	if (!ctx)
 		return -EIO;
 	ok = EVP_PKEY_encrypt(ctx, out, &n, in, len) == 1;
@@ -345,7 +378,7 @@ int crypto_rsa_unwrap(const struct crypto_rsa *k, const void *in, size_t len,
 
 	if (!k->has_private)
 		return -EKEYREJECTED;
-	if (len != crypto_rsa_bits(k) / 8)
+	if (len != crypto_rsa_size(k))
 		return -EBADMSG;
 	ctx = oaep_ctx(k, 0);
 	if (!ctx)

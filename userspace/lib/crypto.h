@@ -16,6 +16,13 @@
 #define CRYPTO_TAG_LEN		16
 #define CRYPTO_KWP_MAX_OUT(n)	((((n) + 7) / 8) * 8 + 8)
 
+/* Sets up OpenSSL's secure heap (see crypto.c): once, before any private
+ * key is loaded.  -ENOMEM when it could not be set up (OpenSSL then falls
+ * back to its ordinary heap). */
+int crypto_secure_heap_init(void);
+/* Bytes of the secure heap in use (0 without one). */
+size_t crypto_secure_heap_used(void);
+
 int crypto_random(void *buf, size_t len);
 int crypto_sha256(const void *in, size_t len, uint8_t out[32]);
 void crypto_wipe(void *p, size_t len);
@@ -57,12 +64,14 @@ struct crypto_rsa;
 int crypto_rsa_load(const char *path, struct crypto_rsa **out);
 int crypto_rsa_load_mem(const void *pem, size_t len, struct crypto_rsa **out);
 unsigned int crypto_rsa_bits(const struct crypto_rsa *k);
+/* Bytes of one OAEP block (the modulus size). */
+size_t crypto_rsa_size(const struct crypto_rsa *k);
 int crypto_rsa_has_private(const struct crypto_rsa *k);
 /* SHA-256 of the DER SubjectPublicKeyInfo. */
 int crypto_rsa_fingerprint(const struct crypto_rsa *k, uint8_t out[32]);
-/* out holds crypto_rsa_bits()/8 bytes. */
+/* out holds outmax bytes; -EMSGSIZE when crypto_rsa_size() is larger. */
 int crypto_rsa_wrap(const struct crypto_rsa *k, const void *in, size_t len,
-		    uint8_t *out, size_t *outlen);
+		    uint8_t *out, size_t outmax, size_t *outlen);
 int crypto_rsa_unwrap(const struct crypto_rsa *k, const void *in, size_t len,
 		      uint8_t *out, size_t *outlen, size_t outmax);
 void crypto_rsa_free(struct crypto_rsa *k);

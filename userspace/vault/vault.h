@@ -20,7 +20,7 @@
 #define VAULT_SEG_CHUNKS	4096U
 #define VAULT_PACK_DEFAULT	(16U << 20)
 #define VAULT_PACK_MAX		(256U << 20)
-#define VAULT_MAX_DEKS		16
+#define VAULT_MAX_DEKS		255	/* every DEK id 1..255 */
 
 enum kek_mode {
 	KEK_MODE_VAULT = 1,	/* random AES-256 KEK in a root-only key file */
@@ -51,7 +51,11 @@ struct vault_init_opts {
 int vault_init(const char *location, const struct vault_init_opts *o,
 	       char *kek_path_out, size_t kek_path_len);
 int vault_open(const char *location, struct vault **out);
-/* Unwraps the vault keys with the KEK; kek_file overrides the recorded one. */
+/* Unwraps the vault keys with the KEK this host pinned (vault_pin.h);
+ * kek_file names it (it must be the pinned one, or is pinned when there is
+ * no pin).  -EKEYREVOKED: the keyring is not the pinned one; -ENOKEY: no
+ * pin and no KEK for it on this host; -EBADE: the pin file is not trusted
+ * (mode, owner or content); -EKEYREJECTED: wrong KEK. */
 int vault_unlock(struct vault *v, const char *kek_file);
 void vault_close(struct vault *v);
 
@@ -92,9 +96,9 @@ int vault_lock_blocker(struct vault *v, int kind, struct vault_lock_info *out);
  * when there is no such lock, -EBUSY for our own. */
 int vault_lock_break(struct vault *v, const char *name);
 
-/* Activity log of key changes, one object per event. */
+/* Activity log of key changes, one authenticated object per event
+ * (vault_log.h); needs unlocked keys. */
 int vault_log_event(struct vault *v, const char *event, const char *detail);
-int vault_log_list(struct vault *v, struct name_list *events_json);
 
 
 #endif

@@ -16,6 +16,7 @@
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "vault/vault_backup_int.h"
+#include "vault/vault_dek.h"
 #include "vault/vault_escrow.h"
 #include "vault/vault_index.h"
 #include "vault/vault_points.h"
@@ -128,6 +129,12 @@ int vault_backup_begin(struct vault *v, const struct vault_backup_opts *o,
 	if (!v->keys) {
 		free(vb);
 		return -ENOKEY;
+	}
+	/* A worn DEK is replaced before this backup seals with it. */
+	r = vault_dek_before_backup(v);
+	if (r < 0) {
+		free(vb);
+		return r;
 	}
 	vb->v = v;
 	vb->opts = o;

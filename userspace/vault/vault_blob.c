@@ -20,6 +20,7 @@ int blob_ctx_init(struct blob_ctx *c, const struct vault *v)
 		return -ENOKEY;
 	c->vault_id = v->id;
 	c->cur = k->cur_dek;
+	c->sealed = &v->keys->session_sealed;
 	r = crypto_hmac_new(k->mac, &c->mac);
 	for (i = 0; !r && i < k->ndeks; i++) {
 		c->dek_id[i] = k->dek_id[i];
@@ -111,6 +112,8 @@ int blob_seal(struct blob_ctx *c, uint8_t type, const uint8_t id[BLOB_ID_LEN],
 
 	if (!g)
 		return -ENOKEY;
+	/* Every random nonce under the DEK counts against its budget. */
+	__atomic_add_fetch(c->sealed, 1, __ATOMIC_RELAXED);
 	return seal_with(g, c->vault_id, type, c->cur, id, in, len, out);
 }
 

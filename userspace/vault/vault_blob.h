@@ -36,6 +36,7 @@ struct blob_ctx {
 	unsigned int ndeks;
 	uint8_t cur;
 	const uint8_t *vault_id;
+	uint64_t *sealed;		/* vault_keys.session_sealed, atomic */
 };
 
 int blob_ctx_init(struct blob_ctx *c, const struct vault *v);

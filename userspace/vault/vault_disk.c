@@ -296,12 +296,20 @@ static int lock_shared(struct vault *v, int *own)
 	return r;
 }
 
+static int disk_existed(struct vault *v, const char *name)
+{
+	struct disk_names n;
+	uint64_t size;
+
+	return !disk_names(name, &n) && !v->be->ops->size(v->be, n.obj, &size);
+}
+
 int vault_disk_put(struct vault *v, const struct vault_disk_rec *rec_in,
 		   const uint8_t *secret, size_t secret_len)
 {
 	struct vault_disk_rec rec = *rec_in;
 	struct blob_ctx c;
-	int own = 0, r;
+	int own = 0, existed = 0, r;
 
 	if (!rec_valid(&rec) || (secret && (!secret_len || secret_len > DISK_SECRET_MAX)))
 		return -EINVAL;
@@ -309,8 +317,18 @@ int vault_disk_put(struct vault *v, const struct vault_disk_rec *rec_in,
 	if (r < 0)
 		return r;
 	r = lock_shared(v, &own);
+	if (!r && secret)
+		existed = disk_existed(v, rec.name);
 	if (!r)
 		r = put_locked(v, &c, &rec, secret, secret_len);
+	/* A new escrowed key is a key change: it goes to the activity log
+	 * (the change is made; a failed log write does not undo it). */
+	if (!r && secret) {
+		char detail[96];
+
+		snprintf(detail, sizeof(detail), "disk %s", rec.name);
+		(void)vault_log_event(v, existed ? "key-escrow" : "protect", detail);
+	}
 	if (own)
 		vault_lock_release(v);
 	blob_ctx_free(&c);

@@ -35,7 +35,7 @@ static int seal_kek_slot(struct vault *v, const uint8_t *id, const uint8_t *data
 	if (!r)
 		r = blob_seal_key(key, v->id, BLOB_SECRET, id, data, len, e->data);
 	if (!r)
-		r = kek_wrap(v->keys->kek, key, CRYPTO_KEY_LEN, w, &wn);
+		r = kek_wrap(v->keys->kek, key, CRYPTO_KEY_LEN, w, sizeof(w), &wn);
 	if (!r && !(e->wraps[0].data = malloc(wn)))
 		r = -ENOMEM;
 	if (!r) {
@@ -192,7 +192,7 @@ int escrow_rewrap(struct vault *v, struct escrow_slot *e,
 		return -ENOMEM;
 	r = unwrap_slot_key(v, e, key);
 	if (!r)
-		r = kek_wrap(new_kek, key, CRYPTO_KEY_LEN, w, &wn);
+		r = kek_wrap(new_kek, key, CRYPTO_KEY_LEN, w, sizeof(w), &wn);
 	secmem_free(key);
 	if (r < 0)
 		return r;

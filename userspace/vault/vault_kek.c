@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lib/crypto.h"
+#include "lib/fsutil.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "vault/vault_kek.h"
@@ -17,6 +18,11 @@ static const char fp_label[] = "cryptsnap-kek-fingerprint-v1";
 const char *kek_mode_name(enum kek_mode m)
 {
 	return m == KEK_MODE_CUSTOMER ? "customer-managed" : "vault-managed";
+}
+
+const char *kek_type_name(enum kek_type t)
+{
+	return t == KEK_TYPE_RSA ? "RSA" : "AES-256";
 }
 
 static int aes_fingerprint(struct vault_kek *k)
@@ -41,7 +47,7 @@ static int kek_from_aes(const uint8_t *key, struct vault_kek **out)
 		free(k);
 		return -ENOMEM;
 	}
-	k->mode = KEK_MODE_VAULT;
+	k->type = KEK_TYPE_AES;
 	memcpy(k->aes, key, CRYPTO_KEY_LEN);
 	r = aes_fingerprint(k);
 	if (r < 0) {
@@ -59,10 +65,13 @@ static int kek_from_rsa(const char *path, struct vault_kek **out)
 
 	if (!k)
 		return -ENOMEM;
-	k->mode = KEK_MODE_CUSTOMER;
+	k->type = KEK_TYPE_RSA;
 	r = crypto_rsa_load(path, &k->rsa);
-	if (!r && crypto_rsa_bits(k->rsa) < KEK_RSA_MIN_BITS)
-		r = -EKEYREJECTED;
+	/* Every buffer for a wrapped key is KEK_WRAP_MAX bytes. */
+	if (!r && (crypto_rsa_bits(k->rsa) < KEK_RSA_MIN_BITS ||
+		   crypto_rsa_bits(k->rsa) > KEK_RSA_MAX_BITS ||
+		   crypto_rsa_size(k->rsa) > KEK_WRAP_MAX))
+		r = -ERANGE;
 	if (!r)
 		r = crypto_rsa_fingerprint(k->rsa, k->fp);
 	if (r < 0) {
@@ -110,15 +119,32 @@ int kek_load(const char *path, struct vault_kek **out)
 	return r;
 }
 
+int kek_path(const char *dir, const char *vault_hex, uint32_t gen,
+	     char *path, size_t pathlen)
+{
+	int n = snprintf(path, pathlen, "%s/%s-%u.kek", dir, vault_hex, gen);
+
+	return n < 0 || (size_t)n >= pathlen ? -ENAMETOOLONG : 0;
+}
+
 int kek_generate(const char *dir, const char *vault_hex, uint32_t gen,
 		 char *path, size_t pathlen, struct vault_kek **out)
 {
 	uint8_t *key;
 	int fd, r;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(path, pathlen, "%s/%s-%u.kek", dir, vault_hex, gen);
+	if (mkdir(dir, 0700) < 0) {
+		if (errno != EEXIST)
+			return -errno;
+	} else {
+		/* A new key directory must outlive a crash as well. */
+		r = fsync_parent_at(AT_FDCWD, dir);
+		if (r < 0)
+			return r;
+	}
+	r = kek_path(dir, vault_hex, gen, path, pathlen);
+	if (r < 0)
+		return r;
 	key = secmem_alloc(CRYPTO_KEY_LEN);
 	if (!key)
 		return -ENOMEM;
@@ -134,6 +160,10 @@ int kek_generate(const char *dir, const char *vault_hex, uint32_t gen,
 	if (!r && fsync(fd) < 0)
 		r = -errno;
 	close(fd);
+	/* The keyring wrapped by this key is committed after we return: the
+	 * key's directory entry must be durable first. */
+	if (!r)
+		r = fsync_parent_at(AT_FDCWD, path);
 	if (!r)
 		r = kek_from_aes(key, out);
 	if (r)
@@ -144,11 +174,14 @@ out:
 }
 
 int kek_wrap(const struct vault_kek *k, const uint8_t *in, size_t len,
-	     uint8_t *out, size_t *outlen)
+	     uint8_t *out, size_t outmax, size_t *outlen)
 {
-	if (k->mode == KEK_MODE_VAULT)
+	if (k->type == KEK_TYPE_AES) {
+		if (CRYPTO_KWP_MAX_OUT(len) > outmax)
+			return -EMSGSIZE;
 		return crypto_kwp_wrap(k->aes, in, len, out, outlen);
-	return crypto_rsa_wrap(k->rsa, in, len, out, outlen);
+	}
+	return crypto_rsa_wrap(k->rsa, in, len, out, outmax, outlen);
 }
 
 int kek_unwrap(const struct vault_kek *k, const uint8_t *in, size_t len,
@@ -160,7 +193,7 @@ int kek_unwrap(const struct vault_kek *k, const uint8_t *in, size_t len,
 
 	if (len > KEK_WRAP_MAX)
 		return -EBADMSG;
-	if (k->mode == KEK_MODE_CUSTOMER)
+	if (k->type == KEK_TYPE_RSA)
 		return crypto_rsa_unwrap(k->rsa, in, len, out, outlen, outmax);
 	r = crypto_kwp_unwrap(k->aes, in, len, tmp, &n);
 	if (!r && n > outmax)

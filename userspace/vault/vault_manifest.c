@@ -8,6 +8,7 @@
 #include "lib/util.h"
 #include "lib/vjson.h"
 #include "vault/vault.h"
+#include "vault/vault_kek.h"
 #include "vault/vault_manifest.h"
 
 int point_id_valid(const char *id)
@@ -161,7 +162,7 @@ static int decode_wraps(json_object *o, struct escrow_slot *e)
 		    !gen || gen > UINT32_MAX)
 			return -EUCLEAN;
 		e->wraps[i].gen = (uint32_t)gen;
-		if (hex_blob(x, "wrapped", &e->wraps[i].data, &e->wraps[i].len, 1024))
+		if (hex_blob(x, "wrapped", &e->wraps[i].data, &e->wraps[i].len, KEK_WRAP_MAX))
 			return -EUCLEAN;
 		e->nwraps = (unsigned int)i + 1;
 	}
