@@ -1,0 +1,103 @@
+#!/bin/bash
+# Host test of `make install` / `make uninstall` (scripts/install.sh) into
+# a staging root: the file list and modes, the units (placeholders filled,
+# `systemd-analyze verify` when the host has it), the admin's config kept,
+# and uninstall leaving nothing behind.  With DESTDIR set the dkms and
+# systemctl steps are skipped by design, so this test never registers a
+# module or touches the host's systemd; the VM test of issue 14 covers
+# those.  Prints TAP.
+set -uo pipefail
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+F=$(mktemp -d)
+trap 'rm -rf "$F"' EXIT
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - install: $*"; }
+no() { n=$((n + 1)); failed=1; echo "not ok $n - install: $*"; }
+is() { [ "$2" = "$3" ] && ok "$1" || { no "$1"; diff <(echo "$3") <(echo "$2") | sed 's/^/#   /'; }; }
+M() { make -s --no-print-directory -C "$TOP" "$@" 2>&1; }
+
+VER=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$TOP/dkms.conf")
+[ -x "$TOP/userspace/cryptsnap" ] || M tool >/dev/null
+
+# What install must put, mode and path, relative to DESTDIR (PREFIX=/usr).
+expected() {
+	local f
+	echo "644 /etc/cryptsnap/cryptsnap.conf"
+	echo "644 /usr/lib/modules-load.d/cryptsnap.conf"
+	echo "644 /usr/lib/systemd/system/cryptsnap-backup@.service"
+	echo "644 /usr/lib/systemd/system/cryptsnap-backup@.timer"
+	echo "755 /usr/sbin/cryptsnap"
+	for f in $(cd "$TOP" && git ls-files Kbuild dkms.conf 'kmod/*.[ch]' 'include/*.h'); do
+		echo "644 /usr/src/cryptsnap-$VER/$f"
+	done
+}
+listing() { (cd "$1" && find . -type f -printf '%m /%P\n' -o -type l -printf 'LINK /%P\n') | sort -k2; }
+
+D=$F/root
+out=$(M install DESTDIR="$D" PREFIX=/usr)
+[ $? = 0 ] && ok "make install DESTDIR PREFIX=/usr" || no "make install failed: $out"
+[[ $out == *"dkms and systemctl steps skipped"* ]] && ok "says the dkms steps are skipped with DESTDIR" ||
+	no "no word about skipping dkms: $out"
+is "file list and modes" "$(listing "$D")" "$(expected | sort -k2)"
+bad=$(find "$D" -type d ! -perm 755)
+[ -z "$bad" ] && ok "directories are 0755" || no "directories not 0755: $bad"
+grep -q '^AUTOINSTALL="yes"' "$D/usr/src/cryptsnap-$VER/dkms.conf" &&
+	ok "dkms.conf has AUTOINSTALL=yes (new kernels rebuild it)" || no "dkms.conf lacks AUTOINSTALL=yes"
+missing=""
+for o in $(sed -n 's/\\$//; s/^.*-y :=//p; s/^\t\t *//p' "$TOP/Kbuild" | tr ' \t' '\n' | grep '\.o$'); do
+	[ -f "$D/usr/src/cryptsnap-$VER/${o%.o}.c" ] || missing="$missing $o"
+done
+[ -z "$missing" ] && ok "module source has every object Kbuild builds" || no "module source lacks:$missing"
+
+U=$D/usr/lib/systemd/system
+grep -q '@[A-Z]*@' "$U"/cryptsnap-backup@.* && no "placeholders left in the units" ||
+	ok "unit placeholders filled"
+grep -qx 'ExecStart=/usr/sbin/cryptsnap backup %i' "$U/cryptsnap-backup@.service" &&
+	grep -qx 'EnvironmentFile=/etc/cryptsnap/backup-%i.env' "$U/cryptsnap-backup@.service" &&
+	ok "service runs \$PREFIX/sbin/cryptsnap, reads /etc/cryptsnap/backup-DISK.env" ||
+	no "service paths wrong: $(grep -E '^(Exec|Env)' "$U/cryptsnap-backup@.service")"
+if command -v systemd-analyze >/dev/null; then
+	# Verify an instance; the binary is the staged one (not installed on the host).
+	mkdir -p "$F/units"
+	sed "s|/usr/sbin/cryptsnap|$D/usr/sbin/cryptsnap|" "$U/cryptsnap-backup@.service" \
+		>"$F/units/cryptsnap-backup@data.service"
+	cp "$U/cryptsnap-backup@.timer" "$F/units/cryptsnap-backup@data.timer"
+	v=$(systemd-analyze verify --man=no "$F/units/cryptsnap-backup@data.service" \
+		"$F/units/cryptsnap-backup@data.timer" 2>&1)
+	[ $? = 0 ] && [ -z "$v" ] && ok "systemd-analyze verify: units clean" ||
+		no "systemd-analyze verify: $v"
+else
+	n=$((n + 1)); echo "ok $n - install: systemd-analyze verify # SKIP no systemd-analyze"
+fi
+
+# The admin's config: never overwritten, never removed; the default is.
+echo "# mine" >>"$D/etc/cryptsnap/cryptsnap.conf"
+cp "$D/etc/cryptsnap/cryptsnap.conf" "$F/mine.conf"
+: >"$D/usr/src/cryptsnap-$VER/kmod/stale.c"
+out=$(M install DESTDIR="$D" PREFIX=/usr)
+cmp -s "$D/etc/cryptsnap/cryptsnap.conf" "$F/mine.conf" && [[ $out == *"kept /etc/cryptsnap/cryptsnap.conf"* ]] &&
+	ok "reinstall keeps a changed config and says so" || no "reinstall touched the admin's config: $out"
+[ -e "$D/usr/src/cryptsnap-$VER/kmod/stale.c" ] && no "reinstall merged old module source" ||
+	ok "reinstall replaces the module source"
+out=$(M uninstall DESTDIR="$D" PREFIX=/usr)
+[ $? = 0 ] && ok "make uninstall" || no "make uninstall failed: $out"
+is "uninstall leaves only the changed config" "$(listing "$D")" "644 /etc/cryptsnap/cryptsnap.conf"
+rm "$D/etc/cryptsnap/cryptsnap.conf"
+
+M install DESTDIR="$D" PREFIX=/usr >/dev/null
+M uninstall DESTDIR="$D" PREFIX=/usr >/dev/null
+is "install + uninstall leaves no file behind" "$(listing "$D")" ""
+[ ! -e "$D/usr/src/cryptsnap-$VER" ] && [ ! -e "$D/etc/cryptsnap" ] &&
+	ok "our directories are gone" || no "left: $(find "$D" -name 'cryptsnap*')"
+
+# Default PREFIX: /usr/local; the config stays in /etc.
+L=$F/local
+M install DESTDIR="$L" >/dev/null
+[ -x "$L/usr/local/sbin/cryptsnap" ] && [ -f "$L/usr/local/lib/systemd/system/cryptsnap-backup@.timer" ] &&
+	[ -f "$L/etc/cryptsnap/cryptsnap.conf" ] && [ -d "$L/usr/src/cryptsnap-$VER" ] &&
+	grep -q 'ExecStart=/usr/local/sbin/cryptsnap backup' "$L/usr/local/lib/systemd/system/cryptsnap-backup@.service" &&
+	ok "default PREFIX is /usr/local, config in /etc, source in /usr/src" || no "default PREFIX layout: $(listing "$L" | head)"
+M uninstall DESTDIR="$L" >/dev/null
+is "default PREFIX: uninstall leaves no file" "$(listing "$L")" ""
+echo "1..$n"
+exit $failed
