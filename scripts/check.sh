@@ -43,6 +43,7 @@ step "unit tests" make --no-print-directory -C tests/unit run
 step "hostile vault" bash tests/hostile/run.sh
 step "kernel selection" bash tests/build/kernels.sh
 step "make install" bash tests/build/install.sh
+step "man page and completion" bash tests/build/docs.sh
 step "dkms" bash scripts/dkms-check.sh $KVERS $CLOUD_KVERS
 step "VM suite" bash scripts/vm-check.sh $KVERS
 

@@ -41,6 +41,8 @@ files() {
 	for f in Kbuild dkms.conf kmod/*.[ch] include/*.h; do
 		echo "0644 $f $SRCDIR/$f"
 	done
+	echo "0644 man/cryptsnap.8 $MANDIR/man8/cryptsnap.8"
+	echo "0644 completion/cryptsnap.bash $COMPDIR/cryptsnap"
 	echo "0644 etc/modules-load.conf $MODLOADDIR/cryptsnap.conf"
 	echo "0644 systemd/cryptsnap-backup@.service $UNITDIR/cryptsnap-backup@.service subst"
 	echo "0644 systemd/cryptsnap-backup@.timer $UNITDIR/cryptsnap-backup@.timer"

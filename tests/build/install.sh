@@ -27,6 +27,8 @@ expected() {
 	echo "644 /usr/lib/systemd/system/cryptsnap-backup@.service"
 	echo "644 /usr/lib/systemd/system/cryptsnap-backup@.timer"
 	echo "755 /usr/sbin/cryptsnap"
+	echo "644 /usr/share/bash-completion/completions/cryptsnap"
+	echo "644 /usr/share/man/man8/cryptsnap.8"
 	for f in $(cd "$TOP" && git ls-files Kbuild dkms.conf 'kmod/*.[ch]' 'include/*.h'); do
 		echo "644 /usr/src/cryptsnap-$VER/$f"
 	done
