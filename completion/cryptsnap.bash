@@ -27,7 +27,7 @@ _cryptsnap_mappings() {	# open device-mapper devices, for protect
 
 _cryptsnap() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="version vault protect unprotect status backup points restore verify prune key jobs"
+	local cmds="version vault protect unprotect status backup points restore verify prune key jobs config"
 	local cmd=${COMP_WORDS[1]:-} sub=${COMP_WORDS[2]:-} opts="" pos=""
 
 	COMPREPLY=()
@@ -41,7 +41,7 @@ _cryptsnap() {
 		compopt -o filenames 2>/dev/null
 		_cryptsnap_reply -d -- "$cur"
 		return ;;
-	--kek | --old-kek | --key-file | --pre-freeze | --post-thaw | --source | --to)
+	--kek | --old-kek | --key-file | --pre-freeze | --post-thaw | --source | --to | --config)
 		compopt -o filenames 2>/dev/null
 		_cryptsnap_reply -f -- "$cur"
 		return ;;
@@ -79,6 +79,9 @@ _cryptsnap() {
 		escrow) opts="--key-file --kek" pos=disk ;;
 		esac ;;
 	jobs) opts="--vault --json" ;;
+	config)
+		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "check" -- "$cur"; return; }
+		opts="--config" ;;
 	*) return ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -56,7 +56,7 @@ want=$(sort -u <<<"$cmds")
 
 # Per command: the options its --help names, in its man entry and offered
 # by the completion (subcommands: vault init; key show, rotate, escrow).
-subs() { case $1 in vault) echo init ;; key) echo show rotate escrow ;; *) echo "" ;; esac; }
+subs() { case $1 in vault) echo init ;; key) echo show rotate escrow ;; config) echo check ;; *) echo "" ;; esac; }
 for c in $cmds; do
 	opts=$("$CS" "$c" --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | grep -vx -- --help | sort -u)
 	offered=""

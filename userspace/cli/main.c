@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "prune", cmd_prune, "remove points by retention rules, then collect garbage" },
 	{ "key", cmd_key, "show or rotate the vault KEK; escrow a disk's new key" },
 	{ "jobs", cmd_jobs, "list backup, restore, verify and key jobs" },
+	{ "config", cmd_config, "check the configuration file (config check)" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
