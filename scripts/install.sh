@@ -11,8 +11,8 @@
 # DESTDIR set, nothing outside DESTDIR is touched: no dkms, no systemctl.
 #
 # Never installed over and never removed: an admin's changed config
-# (/etc/cryptsnap/cryptsnap.conf differing from the shipped default), the
-# per-disk backup-*.env files, /var/lib/cryptsnap (keys, disk state).
+# (/etc/cryptsnap/cryptsnap.conf differing from the shipped default) and
+# /var/lib/cryptsnap (keys, disk state).
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"

@@ -58,7 +58,7 @@ want=$(sort -u <<<"$cmds")
 # by the completion (subcommands: vault init; key show, rotate, escrow).
 subs() { case $1 in vault) echo init ;; key) echo show rotate escrow ;; config) echo check ;; *) echo "" ;; esac; }
 for c in $cmds; do
-	opts=$("$CS" "$c" --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | grep -vx -- --help | sort -u)
+	opts=$("$CS" "$c" --help 2>&1 | grep -o -- '--[a-z][a-z-]*[a-z]' | grep -vx -- --help | sort -u)
 	offered=""
 	for s in $(subs "$c") ""; do
 		[ -n "$s" ] || [ -z "$(subs "$c")" ] || continue

@@ -55,8 +55,8 @@ U=$D/usr/lib/systemd/system
 grep -q '@[A-Z]*@' "$U"/cryptsnap-backup@.* && no "placeholders left in the units" ||
 	ok "unit placeholders filled"
 grep -qx 'ExecStart=/usr/sbin/cryptsnap backup %i' "$U/cryptsnap-backup@.service" &&
-	grep -qx 'EnvironmentFile=/etc/cryptsnap/backup-%i.env' "$U/cryptsnap-backup@.service" &&
-	ok "service runs \$PREFIX/sbin/cryptsnap, reads /etc/cryptsnap/backup-DISK.env" ||
+	grep -qx 'ExecStart=/usr/sbin/cryptsnap prune --disk %i' "$U/cryptsnap-backup@.service" &&
+	ok "service runs \$PREFIX/sbin/cryptsnap backup, then prune of the disk" ||
 	no "service paths wrong: $(grep -E '^(Exec|Env)' "$U/cryptsnap-backup@.service")"
 if command -v systemd-analyze >/dev/null; then
 	# Verify an instance; the binary is the staged one (not installed on the host).

@@ -49,5 +49,40 @@ out=$("$CS" config check --config "$W/good.conf" 2>&1)
 	ok "a group-writable file is refused" || no "group-writable: $out"
 "$CS" config check --bogus >/dev/null 2>&1
 [ $? = 2 ] && ok "bad option: exit 2" || no "bad option accepted"
+
+# The commands that read it: scan-mode backup and prune take --vault and
+# --kek from it, prune each disk's keep-* unless --keep-* is given, and
+# protect refuses to guess a vault.
+export CRYPTSNAP_KEY_DIR=$W/keys CRYPTSNAP_STATE_DIR=$W/state
+cd "$W" || exit 1
+head -c 1M /dev/urandom >img
+printf '[defaults]\nvault = %s/v\nkeep-last = 1\n[disk "d2"]\nkeep-last = 2\n' "$W" >use.conf
+chmod 600 use.conf
+export CRYPTSNAP_CONFIG=$W/use.conf
+"$CS" vault init "$W/v" >/dev/null 2>&1 || no "vault init"
+for d in d1 d1 d1 d2 d2; do
+	"$CS" backup --source img --disk $d >/dev/null 2>"$W/err" || { no "backup $d: $(cat "$W/err")"; break; }
+done
+[ "$("$CS" points --vault "$W/v" --json | grep -c '"id"')" = 5 ] &&
+	ok "backup --source without --vault uses the configured vault" || no "points not in the configured vault"
+out=$("$CS" prune --dry-run 2>&1)
+[ "$(grep -c '^would remove .* d1$' <<<"$out")" = 2 ] && ! grep -q '^would remove .* d2$' <<<"$out" &&
+	[[ $out == "rules from $W/use.conf"* ]] &&
+	ok "prune: vault and each disk's keep-* from the file" || no "prune with config: $out"
+out=$("$CS" prune --dry-run --keep-last 3 2>&1)
+! grep -q '^would remove' <<<"$out" && ! grep -q '^rules from' <<<"$out" &&
+	ok "prune: --keep-* replaces the file's rules" || no "prune --keep-last 3: $out"
+printf '[defaults]\nvault = %s/v\n' "$W" >use.conf
+out=$("$CS" prune --dry-run 2>&1)
+! grep -q '^would remove' <<<"$out" && ok "prune: a disk without rules loses no point" ||
+	no "prune without rules: $out"
+printf '[defaults]\nbogus = 1\n' >use.conf
+out=$("$CS" prune --dry-run 2>&1)
+[ $? = 2 ] && [[ $out == *"use.conf:2: unknown key 'bogus'"* ]] &&
+	ok "a command reading a broken file stops with its errors, exit 2" || no "broken file: $out"
+printf '[defaults]\n' >use.conf
+out=$("$CS" protect somedisk --key-file /dev/null 2>&1)
+[ $? = 2 ] && [[ $out == *"no vault: give --vault or set vault in $W/use.conf"* ]] &&
+	ok "protect without a vault anywhere: exit 2, says where to set it" || no "protect: $out"
 echo "1..$n"
 exit $failed

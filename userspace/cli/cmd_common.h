@@ -25,6 +25,13 @@ int fail_errno(const char *cmd, int err, const char *fmt, ...)
  * errors.  Returns an exit code. */
 int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 	      struct vault **out);
+/* Loads the configuration file (cli/cmd_config.c), printing every error,
+ * and gives disk's settings over [defaults] (disk NULL: [defaults]).  The
+ * strings in *eff live until config_free(c).  Returns an exit code. */
+struct config;
+struct config_section;
+int cli_config(const char *cmd, const char *disk, struct config *c,
+	       struct config_section *eff);
 
 /* Progress: a thread that redraws a bar on a TTY (rate, ETA) and
  * persists the job, reading *counter. */

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* cryptsnap config check [--config FILE]: every error of the configuration. */
+/*
+ * cryptsnap config check [--config FILE]: every error of the configuration;
+ * and cli_config(), how the other commands read it.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cmd.h"
+#include "cli/cmd_common.h"
 #include "lib/config.h"
 
 static void usage(FILE *f)
@@ -20,6 +24,39 @@ static void usage(FILE *f)
 		"  --config FILE   the file to check\n");
 }
 
+/* A file named by --config or $CRYPTSNAP_CONFIG must exist; the default
+ * may be absent. */
+static int load(const char *path, struct config *c)
+{
+	const char *env = getenv("CRYPTSNAP_CONFIG");
+
+	return config_load(path ? path : config_path(), path || (env && *env), c);
+}
+
+static void print_errors(const struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nerrors; i++)
+		fprintf(stderr, "%s\n", c->errors[i]);
+}
+
+int cli_config(const char *cmd, const char *disk, struct config *c,
+	       struct config_section *eff)
+{
+	int r = load(NULL, c);
+
+	if (r) {
+		print_errors(c);
+		fprintf(stderr, "cryptsnap %s: fix %s first ('cryptsnap config check' lists "
+			"every error)\n", cmd, c->path);
+		config_free(c);
+		return r == -ENOENT ? EXIT_NOTFOUND : EXIT_USAGE;
+	}
+	config_for_disk(c, disk ? disk : "", eff);
+	return EXIT_OK;
+}
+
 static int config_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -27,9 +64,8 @@ static int config_check(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *path = NULL, *env = getenv("CRYPTSNAP_CONFIG");
+	const char *path = NULL;
 	struct config c;
-	size_t i;
 	int o, r;
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -43,10 +79,8 @@ static int config_check(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	/* A file named on purpose must exist; the default may be absent. */
-	r = config_load(path ? path : config_path(), path || (env && *env), &c);
-	for (i = 0; i < c.nerrors; i++)
-		fprintf(stderr, "%s\n", c.errors[i]);
+	r = load(path, &c);
+	print_errors(&c);
 	if (!r && !c.found)
 		printf("%s: absent; built-in defaults apply\n", c.path);
 	else if (!r)
