@@ -101,5 +101,92 @@ M install DESTDIR="$L" >/dev/null
 	ok "default PREFIX is /usr/local, config in /etc, source in /usr/src" || no "default PREFIX layout: $(listing "$L" | head)"
 M uninstall DESTDIR="$L" >/dev/null
 is "default PREFIX: uninstall leaves no file" "$(listing "$L")" ""
+# The real install (DESTDIR empty) with dkms, modprobe and systemctl
+# replaced by stubs that log, in a private mount namespace whose /usr/src,
+# /usr/local and /run/systemd are scratch directories: which dkms and
+# systemd steps run, in which order, and what uninstall undoes.  The host
+# is never touched; needs root for unshare -m.
+real_mode() {
+	local R=$F/real S=$F/real/stubs
+	mkdir -p "$R/usrsrc" "$R/usrlocal" "$R/run-systemd/system" "$R/etc" "$S"
+	cat >"$S/dkms" <<'EOF'
+#!/bin/bash
+echo "dkms $*" >>"$STUB_LOG"
+m=$STUB_DIR/dkms-added
+case $1 in
+status) [ -e "$m" ] && echo "cryptsnap/1.0.0: added"; exit 0 ;;
+add) : >"$m" ;;
+remove) rm -f "$m" ;;
+build) exit "${STUB_BUILD_RC:-0}" ;;
+esac
+exit 0
+EOF
+	for c in modprobe systemctl; do
+		printf '#!/bin/bash\necho "%s $*" >>"$STUB_LOG"\n' "$c" >"$S/$c"
+	done
+	printf '#!/bin/bash\nexit 0\n' >"$S/lsmod"
+	chmod +x "$S"/*
+	# shellcheck disable=SC2016
+	STUB_LOG=$R/log STUB_DIR=$R PATH=$S:$PATH SYSCONFDIR=$R/etc TOP=$TOP R=$R \
+	unshare -m bash -c '
+		mount --make-rprivate / &&
+		mount --bind "$R/usrsrc" /usr/src && mount --bind "$R/usrlocal" /usr/local &&
+		mount --bind "$R/run-systemd" /run/systemd || exit 99
+		M() { make -s --no-print-directory -C "$TOP" "$@" >>"$R/out" 2>&1; echo "make $1 rc=$?" >>"$STUB_LOG"; }
+		M install
+		ls /usr/local/sbin/cryptsnap /usr/src/cryptsnap-*/dkms.conf "$SYSCONFDIR/cryptsnap/cryptsnap.conf" \
+			/usr/local/lib/systemd/system/cryptsnap-backup@.timer >>"$STUB_LOG" 2>&1
+		M install
+		STUB_BUILD_RC=77 M install
+		STUB_BUILD_RC=1 M install
+		M uninstall
+		find /usr/local /usr/src "$SYSCONFDIR" -type f >>"$STUB_LOG"
+	'
+}
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	real_mode
+	K=$(uname -r)
+	want="dkms status -m cryptsnap -v 1.0.0
+dkms add -m cryptsnap -v 1.0.0
+dkms build -m cryptsnap -v 1.0.0 -k $K
+dkms install -m cryptsnap -v 1.0.0 -k $K
+modprobe dm-cryptsnap
+systemctl daemon-reload
+make install rc=0
+$F/real/etc/cryptsnap/cryptsnap.conf
+/usr/local/lib/systemd/system/cryptsnap-backup@.timer
+/usr/local/sbin/cryptsnap
+/usr/src/cryptsnap-1.0.0/dkms.conf
+dkms status -m cryptsnap -v 1.0.0
+dkms remove -m cryptsnap -v 1.0.0 --all
+dkms add -m cryptsnap -v 1.0.0
+dkms build -m cryptsnap -v 1.0.0 -k $K
+dkms install -m cryptsnap -v 1.0.0 -k $K
+modprobe dm-cryptsnap
+systemctl daemon-reload
+make install rc=0
+dkms status -m cryptsnap -v 1.0.0
+dkms remove -m cryptsnap -v 1.0.0 --all
+dkms add -m cryptsnap -v 1.0.0
+dkms build -m cryptsnap -v 1.0.0 -k $K
+systemctl daemon-reload
+make install rc=0
+dkms status -m cryptsnap -v 1.0.0
+dkms remove -m cryptsnap -v 1.0.0 --all
+dkms add -m cryptsnap -v 1.0.0
+dkms build -m cryptsnap -v 1.0.0 -k $K
+make install rc=2
+dkms status -m cryptsnap -v 1.0.0
+dkms remove -m cryptsnap -v 1.0.0 --all
+systemctl daemon-reload
+make uninstall rc=0"
+	is "real install (stubbed dkms/systemd): add, build, install, modprobe, daemon-reload; reinstall re-registers; 77 = kernel outside the range; a failed build fails; uninstall removes" \
+		"$(cat "$F/real/log")" "$want"
+	grep -q "outside dkms.conf's BUILD_EXCLUSIVE_KERNEL" "$F/real/out" &&
+		grep -q "dkms build failed for $K" "$F/real/out" &&
+		ok "real install explains a skipped and a failed dkms build" || no "real install messages: $(cat "$F/real/out")"
+else
+	n=$((n + 1)); echo "ok $n - install: real install with stubbed dkms # SKIP needs root and unshare -m"
+fi
 echo "1..$n"
 exit $failed
