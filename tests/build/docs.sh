@@ -35,6 +35,10 @@ fi
 bash -n "$COMP" 2>"$F/bashn.err" && ok "bash -n completion/cryptsnap.bash" ||
 	no "bash -n: $(cat "$F/bashn.err")"
 
+v=$("$CS" version)
+grep -q "^\.TH CRYPTSNAP 8 [0-9-]* \"$v\"" "$MAN" && ok "man page is of $v" ||
+	no "man page .TH is not of '$v': $(grep '^\.TH' "$MAN")"
+
 # The page's text with roff escapes undone, for word searches.
 sed 's/\\-/-/g; s/\\f[BIPR]//g' "$MAN" >"$F/man.txt"
 
