@@ -132,6 +132,18 @@ static int load_points(struct vault *v, const char *disk, struct point_info **ou
 	return r;
 }
 
+static int config_has_rules(const struct config *c)
+{
+	const unsigned int keep = CFG_KEEP_LAST | CFG_KEEP_DAILY | CFG_KEEP_WEEKLY |
+				  CFG_KEEP_MONTHLY | CFG_KEEP_YEARLY;
+	size_t i;
+
+	for (i = 0; i < c->ndisks; i++)
+		if (c->disks[i].set & keep)
+			return 1;
+	return !!(c->defaults.set & keep);
+}
+
 /* The command line's rules, else the disk's in the configuration. */
 static void policy_of(const struct prune_args *a, const char *disk, struct retention_policy *pol)
 {
@@ -254,7 +266,8 @@ int cmd_prune(int argc, char **argv)
 	a.kek = a.kek ? a.kek : eff.kek;
 	if (!a.rules_given && cfg.found) {
 		a.cfg = &cfg;
-		printf("rules from %s\n", cfg.path);
+		if (config_has_rules(&cfg))
+			printf("rules from %s\n", cfg.path);
 	}
 	r = cli_vault("prune", a.vault, 1, a.kek, &v);
 	if (r)
