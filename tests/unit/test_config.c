@@ -271,6 +271,42 @@ static void test_files(void **state)
 	config_free(&c);
 }
 
+/* Random files of config fragments: never a crash, every error located. */
+static void test_random_input(void **state)
+{
+	static const char *const frags[] = {
+		"[defaults]", "[disk \"a\"]", "[disk \"", "[", "]", "vault", "=", " = ", "/x",
+		"keep-daily", "7", "schedule", "weekly mon,tue 01:00", "daily 2", "\n", "\n", "\n",
+		";", "#", ":", "\t", "  ", "cow-size", "4G", "99999999999999999999G", "chunk-size",
+		"\xEF\xBB\xBF", "\r", "kek", "x",
+	};
+	struct config_section e;
+	struct config c;
+	char buf[2048];
+	unsigned int seed;
+	size_t n, i;
+	int k;
+
+	for (seed = 0; seed < 20000; seed++) {
+		srand(seed);
+		for (n = 0, k = rand() % 40; k > 0; k--)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s",
+					      frags[rand() % (int)(sizeof(frags) / sizeof(frags[0]))]);
+		if (rand() % 10 == 0) {
+			memset(buf + n, 'a', 300);
+			n += 300;
+		}
+		buf[n] = 0;
+		if (config_load_string("f", buf, &c) == -EINVAL)
+			assert_true(c.nerrors > 0);
+		for (i = 0; i < c.nerrors; i++)
+			assert_true(!strncmp(c.errors[i], "f:", 2) && c.errors[i][2] >= '1' &&
+				    c.errors[i][2] <= '9');
+		config_for_disk(&c, "a", &e);
+		config_free(&c);
+	}
+}
+
 static void test_path(void **state)
 {
 	unsetenv("CRYPTSNAP_CONFIG");
@@ -294,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_schedules),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_random_input),
 		cmocka_unit_test(test_path),
 	};
 
