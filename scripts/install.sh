@@ -78,6 +78,9 @@ drop() {	# drop MODE SRC DST [subst|config]
 real() { [ -z "$DESTDIR" ]; }
 have_systemd() { real && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; }
 dkms_registered() { [ -n "$(dkms status -m "$PKG" -v "$VER" 2>/dev/null)" ]; }
+# Every version of the module DKMS knows ("cryptsnap/1.0.0, 6.1.0-57-amd64,
+# x86_64: installed" or "cryptsnap/1.0.0: added").
+dkms_versions() { dkms status -m "$PKG" 2>/dev/null | sed -n "s|^$PKG/\([^,:]*\)[,:].*|\1|p" | sort -u; }
 
 dkms_install() {
 	local k r=0
@@ -87,8 +90,11 @@ dkms_install() {
 			"apt-get install dkms linux-headers-$k, then dkms install $PKG/$VER"
 		return 0
 	fi
-	# A reinstall registers the new source: drop the old build first.
-	dkms_registered && dkms remove -m "$PKG" -v "$VER" --all
+	# A reinstall or an upgrade registers the new source alone: every
+	# version DKMS knows is removed first (their modules too).
+	for v in $(dkms_versions); do
+		dkms remove -m "$PKG" -v "$v" --all
+	done
 	dkms add -m "$PKG" -v "$VER"
 	dkms build -m "$PKG" -v "$VER" -k "$k" || r=$?
 	if [ $r = 77 ]; then
@@ -99,7 +105,11 @@ dkms_install() {
 		return 1
 	fi
 	dkms install -m "$PKG" -v "$VER" -k "$k"
-	modprobe dm-cryptsnap
+	modprobe dm-cryptsnap || {
+		say "modprobe dm-cryptsnap failed; with Secure Boot on, enroll DKMS's key" \
+			"(README, \"Secure Boot\")" >&2
+		return 1
+	}
 }
 
 dkms_uninstall() {

@@ -115,11 +115,15 @@ real_mode() {
 	cat >"$S/dkms" <<'EOF'
 #!/bin/bash
 echo "dkms $*" >>"$STUB_LOG"
-m=$STUB_DIR/dkms-added
+m=$STUB_DIR/dkms-added		# one registered version a line
+touch "$m"
 case $1 in
-status) [ -e "$m" ] && echo "cryptsnap/1.0.0: added"; exit 0 ;;
-add) : >"$m" ;;
-remove) rm -f "$m" ;;
+status)
+	if [ "${4:-}" = -v ]; then grep -x "$5" "$m" | sed 's|^|cryptsnap/|; s|$|: added|'
+	else sed 's|^|cryptsnap/|; s|$|, 6.1.0-57-amd64, x86_64: installed|' "$m"; fi
+	exit 0 ;;
+add) echo "$5" >>"$m" ;;
+remove) grep -vx "$5" "$m" >"$m.new"; mv "$m.new" "$m" ;;
 build) exit "${STUB_BUILD_RC:-0}" ;;
 esac
 exit 0
@@ -129,6 +133,7 @@ EOF
 	done
 	printf '#!/bin/bash\nexit 0\n' >"$S/lsmod"
 	chmod +x "$S"/*
+	echo 0.9.0 >"$R/dkms-added"	# an older version, registered before
 	# shellcheck disable=SC2016
 	STUB_LOG=$R/log STUB_DIR=$R PATH=$S:$PATH SYSCONFDIR=$R/etc TOP=$TOP R=$R \
 	unshare -m bash -c '
@@ -150,7 +155,8 @@ EOF
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	real_mode
 	K=$(uname -r)
-	want="dkms status -m cryptsnap -v 1.0.0
+	want="dkms status -m cryptsnap
+dkms remove -m cryptsnap -v 0.9.0 --all
 dkms add -m cryptsnap -v 1.0.0
 dkms build -m cryptsnap -v 1.0.0 -k $K
 dkms install -m cryptsnap -v 1.0.0 -k $K
@@ -161,7 +167,7 @@ $F/real/etc/cryptsnap/cryptsnap.conf
 /usr/local/lib/systemd/system/cryptsnap-backup@.timer
 /usr/local/sbin/cryptsnap
 /usr/src/cryptsnap-1.0.0/dkms.conf
-dkms status -m cryptsnap -v 1.0.0
+dkms status -m cryptsnap
 dkms remove -m cryptsnap -v 1.0.0 --all
 dkms add -m cryptsnap -v 1.0.0
 dkms build -m cryptsnap -v 1.0.0 -k $K
@@ -169,13 +175,13 @@ dkms install -m cryptsnap -v 1.0.0 -k $K
 modprobe dm-cryptsnap
 systemctl daemon-reload
 install.sh install rc=0
-dkms status -m cryptsnap -v 1.0.0
+dkms status -m cryptsnap
 dkms remove -m cryptsnap -v 1.0.0 --all
 dkms add -m cryptsnap -v 1.0.0
 dkms build -m cryptsnap -v 1.0.0 -k $K
 systemctl daemon-reload
 install.sh install rc=0
-dkms status -m cryptsnap -v 1.0.0
+dkms status -m cryptsnap
 dkms remove -m cryptsnap -v 1.0.0 --all
 dkms add -m cryptsnap -v 1.0.0
 dkms build -m cryptsnap -v 1.0.0 -k $K
@@ -184,7 +190,7 @@ dkms status -m cryptsnap -v 1.0.0
 dkms remove -m cryptsnap -v 1.0.0 --all
 systemctl daemon-reload
 make uninstall rc=0"
-	is "real install (stubbed dkms/systemd): add, build, install, modprobe, daemon-reload; reinstall re-registers; 77 = kernel outside the range; a failed build fails; uninstall removes" \
+	is "real install (stubbed dkms/systemd): add, build, install, modprobe, daemon-reload; an older registered version and a reinstall's own are removed first; 77 = kernel outside the range; a failed build fails; uninstall removes" \
 		"$(cat "$F/real/log")" "$want"
 	grep -q "outside dkms.conf's BUILD_EXCLUSIVE_KERNEL" "$F/real/out" &&
 		grep -q "dkms build failed for $K" "$F/real/out" &&
