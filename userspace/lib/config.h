@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/names.h"
+
 #define CONFIG_DEFAULT_PATH	"/etc/cryptsnap/cryptsnap.conf"
 
 enum config_key {
@@ -49,7 +51,7 @@ struct config_schedule {
 /* One section: [defaults] (name "") or [disk "NAME"].  set says which
  * keys it gave; strings are owned by the struct config. */
 struct config_section {
-	char name[65];
+	char name[DISK_NAME_MAX + 1];
 	int line;
 	unsigned int set;
 	char *vault, *kek, *cow_dir, *pre_freeze, *post_thaw;
