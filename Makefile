@@ -4,6 +4,7 @@
 #   make check           host unit tests + VM suite on every supported kernel
 #   make demo            the main job in the test VM
 #   make deps            install every dependency (root, idempotent)
+#   make install         tool, DKMS module, units, man page (PREFIX, DESTDIR)
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -97,6 +98,14 @@ bench-vm:
 	$(Q)k=$$(bash scripts/kernels.sh demo); \
 	  [ -n "$$k" ] || { echo "make bench: no supported kernel installed (make deps)" >&2; exit 1; }; \
 	  $(VM_RUN) --bench $$k
+
+# scripts/install.sh holds the file list both directions share.
+PREFIX ?= /usr/local
+.PHONY: install uninstall
+install: tool
+	$(Q)DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" bash scripts/install.sh install
+uninstall:
+	$(Q)DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" bash scripts/install.sh uninstall
 
 clean:
 	$(Q)rm -rf $(BUILD) dm-cryptsnap.ko

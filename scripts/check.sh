@@ -42,6 +42,9 @@ step "unit tests" make --no-print-directory -C tests/unit run
 [ -f tests/cli/run.sh ] && step "CLI tests" bash tests/cli/run.sh
 step "hostile vault" bash tests/hostile/run.sh
 step "kernel selection" bash tests/build/kernels.sh
+step "make install" bash tests/build/install.sh
+step "man page and completion" bash tests/build/docs.sh
+step "config check" bash tests/cli/config.sh
 step "dkms" bash scripts/dkms-check.sh $KVERS $CLOUD_KVERS
 step "VM suite" bash scripts/vm-check.sh $KVERS
 

@@ -13,7 +13,8 @@ PKGS=(
 	linux-image-cloud-amd64 linux-headers-cloud-amd64
 	qemu-system-x86 busybox-static dmsetup cryptsetup-bin dkms fio
 	libdevmapper-dev libcryptsetup-dev libssl-dev libblkid-dev
-	libjson-c-dev libcmocka-dev e2fsprogs util-linux
+	libjson-c-dev libcmocka-dev libinih-dev e2fsprogs util-linux
+	groff-base man-db
 	restic borgbackup
 )
 BPO_PKGS=(linux-image-amd64 linux-headers-amd64 linux-image-cloud-amd64 linux-headers-cloud-amd64)

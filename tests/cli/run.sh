@@ -8,6 +8,8 @@ CS=${CRYPTSNAP:-$TOP/userspace/cryptsnap}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cryptsnap-cli.XXXXXX")
 export CRYPTSNAP_KEY_DIR=$WORK/keys
 export CRYPTSNAP_STATE_DIR=$WORK/state
+# Never the host's configuration file: an empty one of our own.
+: >"$WORK/cryptsnap.conf" && chmod 600 "$WORK/cryptsnap.conf" && export CRYPTSNAP_CONFIG=$WORK/cryptsnap.conf
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
 # A private copy: a concurrent `make tool` must not swap it mid-run.

@@ -10,6 +10,7 @@
 
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
+#include "lib/config.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
@@ -30,7 +31,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cryptsnap backup DISK [--retain-until DATE] [--full] [--kek FILE] [--json]\n"
-		"       cryptsnap backup --vault VAULT --source PATH --disk NAME [options]\n"
+		"       cryptsnap backup [--vault VAULT] --source PATH --disk NAME [options]\n"
 		"\n"
 		"The first form backs up a protected disk from a snapshot: only the\n"
 		"chunks changed since its last point (all of them for the first point,\n"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 		"                         (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS UTC, @epoch)\n"
 		"  --escrow NAME=FILE     store FILE sealed with the vault DEK (LUKS header)\n"
 		"  --escrow-secret NAME=FILE  store FILE wrapped by the KEK (passphrase)\n"
+		"  --vault VAULT          default: the configuration file's, for disk NAME\n"
 		"  --kek FILE             KEK file instead of the one recorded in the vault\n"
 		"  --threads N            worker threads (default: one per CPU)\n"
 		"  --json                 print the result as JSON\n");
@@ -131,7 +133,7 @@ static int parse(int argc, char **argv, struct backup_args *a)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (!a->vault || !a->source || !a->disk || optind != argc) {
+	if (!a->source || !a->disk || optind != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -221,6 +223,8 @@ static int run(struct backup_args *a, struct vault *v, const struct image *img)
 int cmd_backup(int argc, char **argv)
 {
 	struct backup_args a = { 0 };
+	struct config cfg = { 0 };
+	struct config_section eff;
 	struct vault *v = NULL;
 	struct image img;
 	int r;
@@ -231,6 +235,12 @@ int cmd_backup(int argc, char **argv)
 	r = parse(argc, argv, &a);
 	if (r)
 		goto out;
+	/* --vault and --kek not given: the disk's, else [defaults]. */
+	r = cli_config("backup", a.disk, &cfg, &eff);
+	if (r)
+		goto out;
+	a.vault = a.vault ? a.vault : eff.vault;
+	a.kek = a.kek ? a.kek : eff.kek;
 	r = cli_vault("backup", a.vault, 1, a.kek, &v);
 	if (!r)
 		r = cli_catalogue_ensure("backup", v);
@@ -246,5 +256,6 @@ int cmd_backup(int argc, char **argv)
 out:
 	vault_close(v);
 	free_escrow(&a);
+	config_free(&cfg);
 	return r < 0 ? EXIT_OK : r;
 }

@@ -38,6 +38,13 @@ int cli_catalogue_report(const char *cmd, struct vault *v, int print, int say);
 int cli_catalogue_damage(struct vault *v, struct name_list *lines, int *absent);
 int cli_vault(const char *cmd, const char *loc, int unlock, const char *kek,
 	      struct vault **out);
+/* Loads the configuration file (cli/cmd_config.c), printing every error,
+ * and gives disk's settings over [defaults] (disk NULL: [defaults]).  The
+ * strings in *eff live until config_free(c).  Returns an exit code. */
+struct config;
+struct config_section;
+int cli_config(const char *cmd, const char *disk, struct config *c,
+	       struct config_section *eff);
 
 /* Strict numeric options (lib/util.h parsers): on a malformed or out of
  * range value print one line naming the option and the range and return

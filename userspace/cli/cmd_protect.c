@@ -16,6 +16,7 @@
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
 #include "cryptsnap-dm.h"
+#include "lib/config.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/blkdev.h"
@@ -36,12 +37,14 @@ struct protect_args {
 static void protect_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cryptsnap protect DEVICE --vault VAULT [options]\n"
+		"usage: cryptsnap protect DEVICE [--vault VAULT] [options]\n"
 		"\n"
 		"Puts a dm-crypt/LUKS disk under protection: checks the key, escrows\n"
 		"it in the vault (wrapped by the KEK) and stacks the cryptsnap target\n"
 		"underneath the live mapping (no unmount, no reboot).  DEVICE is the\n"
-		"LUKS device or the open mapping's name.\n"
+		"LUKS device or the open mapping's name.  Options not given come from\n"
+		"the configuration file (cryptsnap config check).\n"
+		"  --vault VAULT     the vault\n"
 		"  --key-file FILE   the disk's passphrase/keyfile (else asked on the terminal)\n"
 		"  --name NAME       disk name (default: the mapping's name)\n"
 		"  --kek FILE        KEK file instead of the one recorded in the vault\n"
@@ -98,12 +101,41 @@ static int protect_parse(int argc, char **argv, struct protect_args *a)
 		default: protect_usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || !a->vault) {
+	if (optind != argc - 1) {
 		protect_usage(stderr);
 		return EXIT_USAGE;
 	}
 	a->device = argv[optind];
 	return EXIT_OK;
+}
+
+/* Options not given come from the configuration: the section of --name,
+ * else of the mapping named as DEVICE, over [defaults]. */
+static int protect_config(struct protect_args *a, struct config *cfg)
+{
+	const char *name = a->name;
+	struct config_section e;
+	int r;
+
+	if (!name && !strncmp(a->device, "/dev/mapper/", 12))
+		name = a->device + 12;
+	else if (!name && !strchr(a->device, '/'))
+		name = a->device;
+	r = cli_config("protect", name, cfg, &e);
+	if (r)
+		return r;
+	a->vault = a->vault ? a->vault : e.vault;
+	a->kek = a->kek ? a->kek : e.kek;
+	a->cow_dir = a->cow_dir ? a->cow_dir : e.cow_dir;
+	a->cow_size = a->cow_size ? a->cow_size : e.cow_size;
+	a->chunk_sectors = a->chunk_sectors ? a->chunk_sectors : e.chunk_size >> 9;
+	a->pre = a->pre ? a->pre : e.pre_freeze;
+	a->post = a->post ? a->post : e.post_thaw;
+	if (a->vault)
+		return EXIT_OK;
+	fail_errno("protect", 0, "no vault: give --vault or set vault in %s", cfg->path);
+	config_free(cfg);
+	return EXIT_USAGE;
 }
 
 static int already_protected(const struct disk_state *d, void *arg)
@@ -245,6 +277,7 @@ static int protect_locked(struct vault *v, const struct resolved *rs,
 int cmd_protect(int argc, char **argv)
 {
 	struct protect_args a = { 0 };
+	struct config cfg;
 	struct vault *v = NULL;
 	uint8_t *key = NULL;
 	size_t key_len = 0;
@@ -253,17 +286,24 @@ int cmd_protect(int argc, char **argv)
 	ret = protect_parse(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? EXIT_OK : ret;
-	ret = key_read(a.key_file, &key, &key_len);
+	ret = protect_config(&a, &cfg);
 	if (ret)
-		return fail_errno("protect", ret, "cannot read the key%s%s",
+		return ret;
+	ret = key_read(a.key_file, &key, &key_len);
+	if (ret) {
+		ret = fail_errno("protect", ret, "cannot read the key%s%s",
 				 a.key_file ? " from " : " (no terminal; use --key-file)",
 				 a.key_file ? a.key_file : "");
+		goto out;
+	}
 	ret = cli_vault("protect", a.vault, 1, a.kek, &v);
 	if (!ret)
 		ret = protect_run(&a, v, key, key_len);
 	secmem_free(key);
 	if (v)
 		vault_close(v);
+out:
+	config_free(&cfg);
 	return ret;
 }
 

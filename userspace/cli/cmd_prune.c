@@ -9,6 +9,7 @@
 
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
+#include "lib/config.h"
 #include "lib/util.h"
 #include "vault/vault_dek.h"
 #include "vault/vault_gc.h"
@@ -19,6 +20,8 @@
 struct prune_args {
 	const char *vault, *kek, *disk;
 	struct retention_policy pol;
+	int rules_given;		/* any --keep-* */
+	const struct config *cfg;	/* rules from here, per disk (no --keep-*) */
 	int dry_run, no_gc;
 	int64_t now;
 };
@@ -35,8 +38,9 @@ static void usage(FILE *f)
 		"usage: cryptsnap prune --vault VAULT [rules] [options]\n"
 		"\n"
 		"Removes points no rule keeps (per disk), then collects garbage.  Without\n"
-		"rules no point is removed.  A point is never removed before its\n"
-		"retain-until date.\n"
+		"--keep-* options each disk's keep-* of the configuration file apply; a\n"
+		"disk without rules loses no point.  A point is never removed before its\n"
+		"retain-until date.  --vault and --kek default to the configuration's.\n"
 		"  --keep-last N  --keep-daily N  --keep-weekly N  --keep-monthly N  --keep-yearly N\n"
 		"  --disk NAME    only consider this disk's points\n"
 		"  --dry-run      show what would be removed\n"
@@ -90,6 +94,7 @@ static int parse(int argc, char **argv, struct prune_args *a)
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return EXIT_USAGE;
 		}
+		a->rules_given |= !!strchr("lDWMY", c);
 		/* A rule given twice: the last one counts, and each is checked. */
 		if (rule && cli_uint("prune", rule_opt, optarg, 0, PRUNE_RULE_MAX, rule))
 			return EXIT_USAGE;
@@ -140,10 +145,38 @@ static int load_points(struct vault *v, const char *disk, struct point_info **ou
 	return r;
 }
 
-/* Applies the policy to each disk's points separately. */
+static int config_has_rules(const struct config *c)
+{
+	const unsigned int keep = CFG_KEEP_LAST | CFG_KEEP_DAILY | CFG_KEEP_WEEKLY |
+				  CFG_KEEP_MONTHLY | CFG_KEEP_YEARLY;
+	size_t i;
+
+	for (i = 0; i < c->ndisks; i++)
+		if (c->disks[i].set & keep)
+			return 1;
+	return !!(c->defaults.set & keep);
+}
+
+/* The command line's rules, else the disk's in the configuration. */
+static void policy_of(const struct prune_args *a, const char *disk, struct retention_policy *pol)
+{
+	struct config_section e;
+
+	if (!a->cfg) {
+		*pol = a->pol;
+		return;
+	}
+	config_for_disk(a->cfg, disk, &e);
+	*pol = (struct retention_policy){ .last = e.keep_last, .daily = e.keep_daily,
+					  .weekly = e.keep_weekly, .monthly = e.keep_monthly,
+					  .yearly = e.keep_yearly };
+}
+
+/* Applies each disk's policy to its points; a disk without rules keeps all. */
 static void evaluate(const struct prune_args *a, struct point_info *p, size_t n)
 {
 	struct retention_item *items = calloc(n ? n : 1, sizeof(*items));
+	struct retention_policy pol;
 	size_t i, j, k;
 	char *done = calloc(n ? n : 1, 1);
 
@@ -155,7 +188,12 @@ static void evaluate(const struct prune_args *a, struct point_info *p, size_t n)
 				items[k] = p[j].item;
 				items[k++].id = p[j].id;	/* ties: time, then id */
 			}
-		retention_apply(&a->pol, items, k, a->now);
+		policy_of(a, p[i].disk, &pol);
+		if (retention_policy_empty(&pol))
+			for (j = 0; j < k; j++)
+				items[j].keep = KEEP_LAST;
+		else
+			retention_apply(&pol, items, k, a->now);
 		for (j = i, k = 0; j < n; j++)
 			if (!strcmp(p[j].disk, p[i].disk)) {
 				p[j].item.keep = items[k++].keep;
@@ -180,10 +218,9 @@ static int remove_points(struct prune_args *a, struct vault *v)
 		free(p);
 		return exit_code(r);
 	}
-	if (!retention_policy_empty(&a->pol))
-		evaluate(a, p, n);
+	evaluate(a, p, n);
 	for (i = 0; i < n; i++) {
-		if (retention_policy_empty(&a->pol) || p[i].item.keep) {
+		if (p[i].item.keep) {
 			printf("keep    %s %s%s\n", p[i].id, p[i].disk,
 			       p[i].item.keep & KEEP_RETAIN ? " (retain-until)" : "");
 			continue;
@@ -249,31 +286,42 @@ static int collect(struct vault *v)
 int cmd_prune(int argc, char **argv)
 {
 	struct prune_args a = { 0 };
+	struct config cfg;
+	struct config_section eff;
 	struct vault *v = NULL;
 	int r;
 
 	r = parse(argc, argv, &a);
 	if (r)
 		return r < 0 ? EXIT_OK : r;
-	r = cli_vault("prune", a.vault, 1, a.kek, &v);
+	r = cli_config("prune", a.disk, &cfg, &eff);
 	if (r)
 		return r;
-	r = a.dry_run ? EXIT_OK : cli_catalogue_ensure("prune", v);
-	if (r) {
-		vault_close(v);
-		return r;
+	a.vault = a.vault ? a.vault : eff.vault;
+	a.kek = a.kek ? a.kek : eff.kek;
+	if (!a.rules_given && cfg.found) {
+		a.cfg = &cfg;
+		if (config_has_rules(&cfg))
+			printf("rules from %s\n", cfg.path);
 	}
+	r = cli_vault("prune", a.vault, 1, a.kek, &v);
+	if (r)
+		goto out;
+	r = a.dry_run ? EXIT_OK : cli_catalogue_ensure("prune", v);
+	if (r)
+		goto out;
 	r = vault_lock(v, VAULT_LOCK_SHARED);
 	if (r < 0) {
 		r = r == -EBUSY ? cli_vault_busy("prune", v, VAULT_LOCK_SHARED, "cannot lock vault")
 				: fail("prune", r, "cannot lock vault");
-		vault_close(v);
-		return r;
+		goto out;
 	}
 	r = remove_points(&a, v);
 	vault_lock_release(v);
 	if (!r && !a.dry_run && !a.no_gc)
 		r = collect(v);
+out:
 	vault_close(v);
+	config_free(&cfg);
 	return r;
 }

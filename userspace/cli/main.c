@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "key", cmd_key, "show or rotate the vault KEK; escrow a disk's new key", CMD_KEYS },
 	{ "jobs", cmd_jobs, "list backup, restore, verify and key jobs", 0 },
 	{ "lock", cmd_lock, "list the vault's locks; break one whose job is gone", 0 },
+	{ "config", cmd_config, "check the configuration file (config check)", 0 },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,97 @@
+# bash completion for cryptsnap(8).  Commands and options follow the
+# command table (userspace/cli/main.c) and each command's getopt table;
+# tests/build/docs.sh fails when they drift apart.
+# shellcheck shell=bash
+
+_cryptsnap_reply() {	# _cryptsnap_reply compgen-args...
+	mapfile -t COMPREPLY < <(compgen "$@")
+}
+
+_cryptsnap_disks() {	# protected disks of this machine (their local state)
+	local d=${CRYPTSNAP_STATE_DIR:-/var/lib/cryptsnap}/disks f names=()
+	for f in "$d"/*.json; do
+		[ -e "$f" ] || continue
+		f=${f##*/}
+		names+=("${f%.json}")
+	done
+	_cryptsnap_reply -W "${names[*]}" -- "$1"
+}
+
+_cryptsnap_mappings() {	# open device-mapper devices, for protect
+	local f names=()
+	for f in /dev/mapper/*; do
+		[ "${f##*/}" = control ] || names+=("${f##*/}")
+	done
+	_cryptsnap_reply -W "${names[*]}" -- "$1"
+}
+
+_cryptsnap() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local cmds="version vault protect unprotect status backup points restore verify prune key jobs config"
+	local cmd=${COMP_WORDS[1]:-} sub=${COMP_WORDS[2]:-} opts="" pos=""
+
+	COMPREPLY=()
+	if [ "$COMP_CWORD" -eq 1 ]; then
+		_cryptsnap_reply -W "$cmds --help" -- "$cur"
+		return
+	fi
+	# The argument of an option.
+	case $prev in
+	--vault | --cow-dir | --key-dir | --escrow-dir)
+		compopt -o filenames 2>/dev/null
+		_cryptsnap_reply -d -- "$cur"
+		return ;;
+	--kek | --old-kek | --key-file | --pre-freeze | --post-thaw | --source | --to | --config)
+		compopt -o filenames 2>/dev/null
+		_cryptsnap_reply -f -- "$cur"
+		return ;;
+	--disk | --name)
+		_cryptsnap_disks "$cur"
+		return ;;
+	--retain-until | --now | --point | --threads | --cow-size | --chunk-size | \
+	--keep-last | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | \
+	--escrow | --escrow-secret)
+		return ;;
+	esac
+	case $cmd in
+	version) ;;
+	vault)
+		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "init" -- "$cur"; return; }
+		opts="--kek --key-dir --chunk-size" pos=dir ;;
+	protect)
+		opts="--vault --key-file --name --kek --cow-dir --cow-size --chunk-size --pre-freeze --post-thaw"
+		pos=mapping ;;
+	unprotect) pos=disk ;;
+	status) opts="--json" pos=disk ;;
+	backup)
+		opts="--retain-until --full --cow-size --kek --json --vault --source --disk --escrow --escrow-secret --threads"
+		pos=disk ;;
+	points) opts="--vault --disk --kek --json" ;;
+	restore) opts="--vault --point --to --force --check-key --kek --escrow-dir --threads" ;;
+	verify) opts="--vault --point --kek --json" ;;
+	prune)
+		opts="--vault --kek --disk --keep-last --keep-daily --keep-weekly --keep-monthly --keep-yearly --dry-run --no-gc --now" ;;
+	key)
+		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "show rotate escrow" -- "$cur"; return; }
+		case $sub in
+		show) opts="--vault --json" ;;
+		rotate) opts="--vault --kek --old-kek" ;;
+		escrow) opts="--key-file --kek" pos=disk ;;
+		esac ;;
+	jobs) opts="--vault --json" ;;
+	config)
+		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "check" -- "$cur"; return; }
+		opts="--config" ;;
+	*) return ;;
+	esac
+	if [[ $cur == -* ]]; then
+		_cryptsnap_reply -W "$opts --help" -- "$cur"
+		return
+	fi
+	case $pos in
+	disk) _cryptsnap_disks "$cur" ;;
+	mapping) _cryptsnap_mappings "$cur" ;;
+	dir) compopt -o filenames 2>/dev/null; _cryptsnap_reply -d -- "$cur" ;;
+	esac
+}
+complete -F _cryptsnap cryptsnap
