@@ -27,7 +27,7 @@ _cryptsnap_mappings() {	# open device-mapper devices, for protect
 
 _cryptsnap() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="version vault protect unprotect status backup points restore verify prune key jobs config"
+	local cmds="version vault protect unprotect status backup points restore verify prune key jobs lock config"
 	local cmd=${COMP_WORDS[1]:-} sub=${COMP_WORDS[2]:-} opts="" pos=""
 
 	COMPREPLY=()
@@ -54,10 +54,13 @@ _cryptsnap() {
 		return ;;
 	esac
 	case $cmd in
-	version) ;;
+	version) opts="--hardening" ;;
 	vault)
-		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "init" -- "$cur"; return; }
-		opts="--kek --key-dir --chunk-size" pos=dir ;;
+		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "init repair" -- "$cur"; return; }
+		case $sub in
+		init) opts="--kek --key-dir --chunk-size" pos=dir ;;
+		repair) opts="--vault --kek" ;;
+		esac ;;
 	protect)
 		opts="--vault --key-file --name --kek --cow-dir --cow-size --chunk-size --pre-freeze --post-thaw"
 		pos=mapping ;;
@@ -74,11 +77,17 @@ _cryptsnap() {
 	key)
 		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "show rotate escrow" -- "$cur"; return; }
 		case $sub in
-		show) opts="--vault --json" ;;
+		show) opts="--vault --kek --json" ;;
 		rotate) opts="--vault --kek --old-kek" ;;
 		escrow) opts="--key-file --kek" pos=disk ;;
 		esac ;;
 	jobs) opts="--vault --json" ;;
+	lock)
+		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "list break" -- "$cur"; return; }
+		case $sub in
+		list) opts="--vault --json" ;;
+		break) opts="--vault" ;;
+		esac ;;
 	config)
 		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "check" -- "$cur"; return; }
 		opts="--config" ;;
