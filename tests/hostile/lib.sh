@@ -37,6 +37,9 @@ case_begin() {
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/cryptsnap-hostile.XXXXXX")
 	export CRYPTSNAP_KEY_DIR=$WORK/keys
 	export CRYPTSNAP_STATE_DIR=$WORK/state
+	# The host's /etc/cryptsnap/cryptsnap.conf must not steer a case.
+	: >"$WORK/empty.conf"
+	export CRYPTSNAP_CONFIG=$WORK/empty.conf
 	mkdir -p "$WORK/outside"
 	for f in canary1 canary2; do
 		head -c 4096 /dev/urandom >"$WORK/outside/$f"
@@ -55,7 +58,22 @@ case_end() {
 	rm -rf "$WORK"
 }
 
-last_point() { "$CS" points --vault "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])'; }
+# The point the last backup into VAULT made.  Point ids carry seconds, so
+# points of one second list in id order, not in the order they were made:
+# remember what was listed and return the point that is new since the
+# last call (or the one returned then, when none is).
+last_point() {
+	local seen="$WORK/.points-$(printf %s "$1" | tr -c 'a-zA-Z0-9\n' _)" all new
+	all=$("$CS" points --vault "$1" --json |
+		python3 -c 'import json,sys; [print(p["id"]) for p in json.load(sys.stdin)]')
+	touch "$seen"
+	new=$(printf '%s\n' "$all" | grep -vxF -f "$seen" | tail -n 1)
+	if [ -n "$new" ]; then
+		printf '%s\n' "$all" >"$seen"
+		printf '%s\n' "$new" >"$seen.last"
+	fi
+	if [ -s "$seen.last" ]; then cat "$seen.last"; else printf '%s\n' "$all" | tail -n 1; fi
+}
 # restores_exact VAULT POINT IMAGE: the point restores to IMAGE's bytes.
 restores_exact() {
 	rm -f "$WORK/restored.img"
