@@ -54,8 +54,11 @@ n=$((SZ_MB * 16 / 100))
 fio --name=c --filename=/dev/mapper/inc --rw=randwrite --bs=4k --number_ios=$n --direct=1 \
 	--randrepeat=0 --ioengine=libaio --iodepth=16 --offset=16m >/dev/null 2>&1
 sync
-t0=$(now); cryptsnap backup inc --json >$W/b.json 2>/dev/null || { say "incremental failed"; exit 1; }
+t0=$(now); CRYPTSNAP_BACKUP_TRACE=1 cryptsnap backup inc --json >$W/b.json 2>$W/b.err ||
+	{ say "incremental failed: $(tail -n 2 $W/b.err)"; exit 1; }
 tc=$(since $t0)
+# Where the incremental backup's time went (phases, engine stages).
+grep '^backup trace' $W/b.err | sed 's/^/# bench-incremental: /'
 t0=$(now); cryptsnap backup --vault $W/svault --source $D --disk inc >/dev/null 2>&1 ||
 	{ say "scan 2 failed"; exit 1; }
 ts=$(since $t0)
