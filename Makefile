@@ -42,12 +42,15 @@ module: $(BUILD)/$(KVER)/dm-cryptsnap.ko
 modules:
 	$(Q)for k in $(KVERS); do $(MAKE) --no-print-directory module KVER=$$k || exit 1; done
 
+# KDIR names a kernel build tree outside /lib/modules (the debug-kernel
+# lane builds against its own); by default the installed headers of KVER.
 KSRC := Kbuild $(wildcard kmod/*.c kmod/*.h include/*.h)
+KDIR ?=
 $(BUILD)/%/dm-cryptsnap.ko: $(KSRC)
-	$(Q)test -d /lib/modules/$*/build || { echo "no kernel headers for $*: run 'make deps'" >&2; exit 1; }
+	$(Q)test -d $(or $(KDIR),/lib/modules/$*/build) || { echo "no kernel headers for $*: run 'make deps'" >&2; exit 1; }
 	$(Q)mkdir -p $(BUILD)/$*/src
 	$(Q)cp -a Kbuild kmod include $(BUILD)/$*/src/
-	$(Q)$(MAKE) --no-print-directory -C /lib/modules/$*/build M=$(BUILD)/$*/src modules 2>&1 | tee $(BUILD)/$*/build.log; \
+	$(Q)$(MAKE) --no-print-directory -C $(or $(KDIR),/lib/modules/$*/build) M=$(BUILD)/$*/src modules 2>&1 | tee $(BUILD)/$*/build.log; \
 	  test $${PIPESTATUS[0]} = 0 || exit 1; \
 	  if grep -qi 'warning' $(BUILD)/$*/build.log; then echo "module build for $* has warnings" >&2; exit 1; fi
 	$(Q)cp $(BUILD)/$*/src/dm-cryptsnap.ko $@

@@ -5,6 +5,8 @@
 # Streams the guest's TAP/output to stdout.  Exit status is non-zero when
 # the guest did not finish, or its kernel log shows an oops, BUG, WARNING,
 # lockdep report or hung task, or (--check) any test failed.
+# CRYPTSNAP_KROOT=DIR boots DIR/bzImage with modules from DIR/mods instead
+# of /boot and /lib/modules (the debug-kernel lane, scripts/debug-kernel.sh).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +24,8 @@ while [ $# -gt 1 ]; do
 	shift
 done
 KVER=${1:?usage: vm-run.sh [--check|--demo|--bench] KVER}
-VMLINUZ=/boot/vmlinuz-$KVER
+VMLINUZ=${CRYPTSNAP_KROOT:+$CRYPTSNAP_KROOT/bzImage}
+VMLINUZ=${VMLINUZ:-/boot/vmlinuz-$KVER}
 [ -f "$VMLINUZ" ] || { echo "vm-run: $VMLINUZ missing (make deps)" >&2; exit 2; }
 
 WORK=$(mktemp -d /var/tmp/cryptsnap-vm.XXXXXX)
