@@ -89,7 +89,13 @@ elif ! grep -q '^cryptsnap-vm: done' "$WORK/out.log"; then
 	echo "not ok - vm($KVER): guest did not finish (qemu exit $qrc)"
 	rc=1
 fi
+# The debug kernel's reports (docs/reliability.md) mostly start with "BUG:"
+# or "WARNING:" (KASAN, sleep-in-atomic, lockdep's circular, recursive and
+# inconsistent-lock-state reports, suspicious RCU usage); the rest are
+# named here so that a changed prefix cannot hide them.
 bad='Oops|BUG:|WARNING:|Kernel panic|blocked for more than|possible circular locking|INFO: task|general protection fault|KASAN|UBSAN|kmemleak'
+bad="$bad|inconsistent lock state|possible recursive locking|suspicious RCU usage|sleeping function called from invalid context"
+bad="$bad|turning off the locking correctness validator|DEBUG_LOCKS_WARN_ON|ODEBUG:|list_(add|del) corruption|refcount_t:"
 if grep -Eq "$bad" "$WORK/console.log"; then
 	echo "not ok - vm($KVER): kernel log shows a problem:"
 	grep -E -A 12 "$bad" "$WORK/console.log" | head -n 60 | sed 's/^/#   /'
