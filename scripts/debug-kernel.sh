@@ -22,7 +22,7 @@ CACHE=${CRYPTSNAP_DEBUG_CACHE:-/var/cache/cryptsnap/debug-kernel}
 SRCPKG=${CRYPTSNAP_DEBUG_SRCPKG:-linux-source-6.1}
 FRAG=$TOP/scripts/debug-kernel.config
 # Bump when the recipe below changes in a way that changes the kernel.
-RECIPE="x86_64_defconfig kvm_guest.config debug-kernel.config v1"
+RECIPE="tinyconfig kvm_guest.config debug-kernel.config v2"
 PKGS=("$SRCPKG" flex bison bc libelf-dev libssl-dev make gcc xz-utils)
 
 log() { echo "debug-kernel: $*" >&2; }
@@ -91,9 +91,9 @@ build() {
 	mkdir -p "$obj"
 	t0=$(date +%s)
 	log "configuring in $obj"
-	make -s -C "$src" O="$obj" x86_64_defconfig >&2
-	local kvm=$src/arch/x86/configs/kvm_guest.config
-	[ -f "$kvm" ] || kvm=$src/kernel/configs/kvm_guest.config
+	make -s -C "$src" O="$obj" tinyconfig >&2
+	local kvm=$src/kernel/configs/kvm_guest.config
+	[ -f "$kvm" ] || kvm=$src/arch/x86/configs/kvm_guest.config
 	(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "$kvm" "$FRAG" >"$kr/config.log" 2>&1) ||
 		die "merge_config failed: $kr/config.log"
 	make -s -C "$src" O="$obj" olddefconfig >&2
