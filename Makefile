@@ -4,6 +4,8 @@
 #   make check           host unit tests + VM suite on every supported kernel
 #   make demo            the main job in the test VM
 #   make deps            install every dependency (root, idempotent)
+#   make check-debug     VM suite on a lockdep/KASAN kernel built from Debian's
+#                        source (docs/reliability.md; not part of make check)
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -27,7 +29,7 @@ BUILD := $(TOP)/build
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
-.PHONY: all tool module modules check check-unit check-cli check-hostile check-vm check-cloud demo \
+.PHONY: all tool module modules check check-unit check-cli check-hostile check-vm check-cloud check-debug demo \
 	demo-vm deps dkms-check bench bench-vm clean print-kvers print-kernels
 all: tool module
 
@@ -75,6 +77,14 @@ check-vm: tool modules
 # four kernels do not fit in make check's hour; see docs/testing.md).
 check-cloud: deps
 	$(Q)$(MAKE) --no-print-directory check-vm KVERS="$(CLOUD_KVERS)"
+
+# The debug-kernel lane (docs/reliability.md): builds (once, cached under
+# /var/cache/cryptsnap/debug-kernel) a 6.1 kernel from Debian's
+# linux-source-6.1 with lockdep, KASAN and sleep-in-atomic checks, and runs
+# the whole VM suite on it.  Slow (TCG + KASAN); must pass before a kernel
+# change is submitted.  On a shared host: VM_RUN="flock LOCK bash scripts/vm-run.sh".
+check-debug: tool
+	$(Q)VM_RUN="$(VM_RUN)" bash scripts/check-debug.sh
 
 dkms-check:
 	$(Q)bash scripts/dkms-check.sh $(KVERS) $(CLOUD_KVERS)
