@@ -22,7 +22,7 @@ CACHE=${CRYPTSNAP_DEBUG_CACHE:-/var/cache/cryptsnap/debug-kernel}
 SRCPKG=${CRYPTSNAP_DEBUG_SRCPKG:-linux-source-6.1}
 FRAG=$TOP/scripts/debug-kernel.config
 # Bump when the recipe below changes in a way that changes the kernel.
-RECIPE="tinyconfig kvm_guest.config debug-kernel.config v2"
+RECIPE="ARCH=x86_64 tinyconfig kvm_guest.config debug-kernel.config v3"
 PKGS=("$SRCPKG" flex bison bc libelf-dev libssl-dev make gcc xz-utils)
 
 log() { echo "debug-kernel: $*" >&2; }
@@ -91,12 +91,16 @@ build() {
 	mkdir -p "$obj"
 	t0=$(date +%s)
 	log "configuring in $obj"
-	make -s -C "$src" O="$obj" tinyconfig >&2
+	# ARCH=x86_64: a plain tinyconfig on x86 is 32-bit, and turning 64BIT
+	# on afterwards keeps 32-bit defaults (FRAME_WARN=1024, 5-level paging).
+	make -s -C "$src" O="$obj" ARCH=x86_64 tinyconfig >"$kr/config.log" 2>&1 ||
+		die "tinyconfig failed: $kr/config.log"
 	local kvm=$src/kernel/configs/kvm_guest.config
 	[ -f "$kvm" ] || kvm=$src/arch/x86/configs/kvm_guest.config
-	(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "$kvm" "$FRAG" >"$kr/config.log" 2>&1) ||
+	(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "$kvm" "$FRAG" >>"$kr/config.log" 2>&1) ||
 		die "merge_config failed: $kr/config.log"
-	make -s -C "$src" O="$obj" olddefconfig >&2
+	make -s -C "$src" O="$obj" olddefconfig >>"$kr/config.log" 2>&1 ||
+		die "olddefconfig failed: $kr/config.log"
 	verify_config "$obj/.config"
 	cp "$obj/.config" "$kr/config"
 	log "building (nice -n 19, -j${CRYPTSNAP_DEBUG_JOBS:-2}); log in $kr/build.log"
