@@ -87,24 +87,30 @@ build() {
 		touch "$src/.unpacked"
 	fi
 	obj=$kr/build
-	rm -rf "$kr"
-	mkdir -p "$obj"
 	t0=$(date +%s)
-	log "configuring in $obj"
-	# ARCH=x86_64: a plain tinyconfig on x86 is 32-bit, and turning 64BIT
-	# on afterwards keeps 32-bit defaults (FRAME_WARN=1024, 5-level paging).
-	make -s -C "$src" O="$obj" ARCH=x86_64 tinyconfig >"$kr/config.log" 2>&1 ||
-		die "tinyconfig failed: $kr/config.log"
-	local kvm=$src/kernel/configs/kvm_guest.config
-	[ -f "$kvm" ] || kvm=$src/arch/x86/configs/kvm_guest.config
-	(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "$kvm" "$FRAG" >>"$kr/config.log" 2>&1) ||
-		die "merge_config failed: $kr/config.log"
-	make -s -C "$src" O="$obj" olddefconfig >>"$kr/config.log" 2>&1 ||
-		die "olddefconfig failed: $kr/config.log"
-	verify_config "$obj/.config"
-	cp "$obj/.config" "$kr/config"
+	# An interrupted build resumes: the entry's name fixes source, recipe
+	# and fragment, and config is written only once they were verified.
+	if [ -f "$kr/config" ] && cmp -s "$kr/config" "$obj/.config"; then
+		log "resuming the interrupted build in $obj"
+	else
+		rm -rf "$kr"
+		mkdir -p "$obj"
+		log "configuring in $obj"
+		# ARCH=x86_64: a plain tinyconfig on x86 is 32-bit, and turning 64BIT
+		# on afterwards keeps 32-bit defaults (FRAME_WARN=1024, 5-level paging).
+		make -s -C "$src" O="$obj" ARCH=x86_64 tinyconfig >"$kr/config.log" 2>&1 ||
+			die "tinyconfig failed: $kr/config.log"
+		local kvm=$src/kernel/configs/kvm_guest.config
+		[ -f "$kvm" ] || kvm=$src/arch/x86/configs/kvm_guest.config
+		(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "$kvm" "$FRAG" >>"$kr/config.log" 2>&1) ||
+			die "merge_config failed: $kr/config.log"
+		make -s -C "$src" O="$obj" olddefconfig >>"$kr/config.log" 2>&1 ||
+			die "olddefconfig failed: $kr/config.log"
+		verify_config "$obj/.config"
+		cp "$obj/.config" "$kr/config"
+	fi
 	log "building (nice -n 19, -j${CRYPTSNAP_DEBUG_JOBS:-2}); log in $kr/build.log"
-	if ! nice -n 19 make -C "$src" O="$obj" -j"${CRYPTSNAP_DEBUG_JOBS:-2}" bzImage modules >"$kr/build.log" 2>&1; then
+	if ! nice -n 19 make -C "$src" O="$obj" -j"${CRYPTSNAP_DEBUG_JOBS:-2}" bzImage modules >>"$kr/build.log" 2>&1; then
 		tail -n 30 "$kr/build.log" >&2
 		die "kernel build failed"
 	fi
