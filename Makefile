@@ -4,6 +4,8 @@
 #   make check           host unit tests + VM suite on every supported kernel
 #   make demo            the main job in the test VM
 #   make deps            install every dependency (root, idempotent)
+#   make check-debug     VM suite on a lockdep/KASAN kernel built from Debian's
+#                        source (docs/reliability.md; not part of make check)
 #   make install         tool, DKMS module, units, man page (PREFIX, DESTDIR)
 
 SHELL := /bin/bash
@@ -28,7 +30,7 @@ BUILD := $(TOP)/build
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
-.PHONY: all tool module modules check check-unit check-cli check-hostile check-vm check-cloud demo \
+.PHONY: all tool module modules check check-unit check-cli check-hostile check-vm check-cloud check-debug demo \
 	demo-vm deps dkms-check bench bench-vm clean print-kvers print-kernels
 all: tool module
 
@@ -43,12 +45,15 @@ module: $(BUILD)/$(KVER)/dm-cryptsnap.ko
 modules:
 	$(Q)for k in $(KVERS); do $(MAKE) --no-print-directory module KVER=$$k || exit 1; done
 
+# KDIR names a kernel build tree outside /lib/modules (the debug-kernel
+# lane builds against its own); by default the installed headers of KVER.
 KSRC := Kbuild $(wildcard kmod/*.c kmod/*.h include/*.h)
+KDIR ?=
 $(BUILD)/%/dm-cryptsnap.ko: $(KSRC)
-	$(Q)test -d /lib/modules/$*/build || { echo "no kernel headers for $*: run 'make deps'" >&2; exit 1; }
+	$(Q)test -d $(or $(KDIR),/lib/modules/$*/build) || { echo "no kernel headers for $*: run 'make deps'" >&2; exit 1; }
 	$(Q)mkdir -p $(BUILD)/$*/src
 	$(Q)cp -a Kbuild kmod include $(BUILD)/$*/src/
-	$(Q)$(MAKE) --no-print-directory -C /lib/modules/$*/build M=$(BUILD)/$*/src modules 2>&1 | tee $(BUILD)/$*/build.log; \
+	$(Q)$(MAKE) --no-print-directory -C $(or $(KDIR),/lib/modules/$*/build) M=$(BUILD)/$*/src modules 2>&1 | tee $(BUILD)/$*/build.log; \
 	  test $${PIPESTATUS[0]} = 0 || exit 1; \
 	  if grep -qi 'warning' $(BUILD)/$*/build.log; then echo "module build for $* has warnings" >&2; exit 1; fi
 	$(Q)cp $(BUILD)/$*/src/dm-cryptsnap.ko $@
@@ -73,6 +78,14 @@ check-vm: tool modules
 # four kernels do not fit in make check's hour; see docs/testing.md).
 check-cloud: deps
 	$(Q)$(MAKE) --no-print-directory check-vm KVERS="$(CLOUD_KVERS)"
+
+# The debug-kernel lane (docs/reliability.md): builds (once, cached under
+# /var/cache/cryptsnap/debug-kernel) a 6.1 kernel from Debian's
+# linux-source-6.1 with lockdep, KASAN and sleep-in-atomic checks, and runs
+# the whole VM suite on it.  Slow (TCG + KASAN); must pass before a kernel
+# change is submitted.  On a shared host: VM_RUN="flock LOCK bash scripts/vm-run.sh".
+check-debug: tool
+	$(Q)VM_RUN="$(VM_RUN)" bash scripts/check-debug.sh
 
 dkms-check:
 	$(Q)bash scripts/dkms-check.sh $(KVERS) $(CLOUD_KVERS)

@@ -5,6 +5,10 @@
 # and coreutils with their shared libraries, kmod, the kernel modules the
 # tests need (with a depmod'ed modules.dep so the kernel's request_module
 # works), dm-cryptsnap.ko, the cryptsnap tool, tests/ and bench/.
+# CRYPTSNAP_KROOT, when set, names a kernel built outside /lib/modules (the
+# debug-kernel lane, scripts/debug-kernel.sh): its modules are taken from
+# $CRYPTSNAP_KROOT/mods/lib/modules/KVER.  A module the tests load that is
+# built into that kernel is found by modprobe through modules.builtin.
 set -euo pipefail
 
 KVER=$1
@@ -15,7 +19,9 @@ TOOL=$TOP/userspace/cryptsnap
 
 [ -f "$KO" ] || { echo "mkinitramfs: $KO missing (make modules)" >&2; exit 1; }
 [ -x "$TOOL" ] || { echo "mkinitramfs: $TOOL missing (make tool)" >&2; exit 1; }
-[ -d "/lib/modules/$KVER/kernel" ] || { echo "mkinitramfs: kernel $KVER not installed (make deps)" >&2; exit 1; }
+MODSRC=${CRYPTSNAP_KROOT:+$CRYPTSNAP_KROOT/mods}/lib/modules/$KVER
+[ -d "$MODSRC/kernel" ] || [ -f "$MODSRC/modules.builtin" ] ||
+	{ echo "mkinitramfs: kernel $KVER not installed in ${MODSRC%/lib/modules/*}/ (make deps)" >&2; exit 1; }
 
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
@@ -83,14 +89,14 @@ ln -sf e2fsck "$STAGE/usr/sbin/fsck.ext4"
 MODROOT=$STAGE/lib/modules/$KVER
 mkdir -p "$MODROOT/extra"
 for d in "${MODDIRS[@]}"; do
-	for p in /lib/modules/"$KVER"/$d; do	# unquoted: entries may be globs
+	for p in "$MODSRC"/$d; do	# unquoted: entries may be globs
 		[ -e "$p" ] || continue
-		r=${p#/lib/modules/"$KVER"/}
+		r=${p#"$MODSRC"/}
 		mkdir -p "$MODROOT/$(dirname "$r")"
 		cp -a "$p" "$MODROOT/$r"
 	done
 done
-cp /lib/modules/"$KVER"/modules.{order,builtin,builtin.modinfo} "$MODROOT/" 2>/dev/null || true
+cp "$MODSRC"/modules.{order,builtin,builtin.modinfo} "$MODROOT/" 2>/dev/null || true
 cp "$KO" "$MODROOT/extra/dm-cryptsnap.ko"
 depmod -b "$STAGE" "$KVER"
 printf '%s\n' "${MODS[@]}" >"$STAGE/cryptsnap/modules"

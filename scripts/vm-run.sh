@@ -5,6 +5,8 @@
 # Streams the guest's TAP/output to stdout.  Exit status is non-zero when
 # the guest did not finish, or its kernel log shows an oops, BUG, WARNING,
 # lockdep report or hung task, or (--check) any test failed.
+# CRYPTSNAP_KROOT=DIR boots DIR/bzImage with modules from DIR/mods instead
+# of /boot and /lib/modules (the debug-kernel lane, scripts/debug-kernel.sh).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +24,8 @@ while [ $# -gt 1 ]; do
 	shift
 done
 KVER=${1:?usage: vm-run.sh [--check|--demo|--bench] KVER}
-VMLINUZ=/boot/vmlinuz-$KVER
+VMLINUZ=${CRYPTSNAP_KROOT:+$CRYPTSNAP_KROOT/bzImage}
+VMLINUZ=${VMLINUZ:-/boot/vmlinuz-$KVER}
 [ -f "$VMLINUZ" ] || { echo "vm-run: $VMLINUZ missing (make deps)" >&2; exit 2; }
 
 WORK=$(mktemp -d /var/tmp/cryptsnap-vm.XXXXXX)
@@ -92,7 +95,13 @@ elif ! grep -q '^cryptsnap-vm: done' "$WORK/out.log"; then
 	echo "not ok - vm($KVER): guest did not finish (qemu exit $qrc)"
 	rc=1
 fi
+# The debug kernel's reports (docs/reliability.md) mostly start with "BUG:"
+# or "WARNING:" (KASAN, sleep-in-atomic, lockdep's circular, recursive and
+# inconsistent-lock-state reports, suspicious RCU usage); the rest are
+# named here so that a changed prefix cannot hide them.
 bad='Oops|BUG:|WARNING:|Kernel panic|blocked for more than|possible circular locking|INFO: task|general protection fault|KASAN|UBSAN|kmemleak'
+bad="$bad|inconsistent lock state|possible recursive locking|suspicious RCU usage|sleeping function called from invalid context"
+bad="$bad|turning off the locking correctness validator|DEBUG_LOCKS_WARN_ON|ODEBUG:|list_(add|del) corruption|refcount_t:"
 if grep -Eq "$bad" "$WORK/console.log"; then
 	echo "not ok - vm($KVER): kernel log shows a problem:"
 	grep -E -A 12 "$bad" "$WORK/console.log" | head -n 60 | sed 's/^/#   /'
