@@ -80,6 +80,7 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 		.dev_sectors = o->dev_sectors,
 		.counter = o->track.counter + 1,
 		.name = o->name,
+		.event = &o->event_work,
 	};
 	struct cs_snap *s;
 	char *error;
@@ -105,6 +106,7 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 	o->frozen_chunks = cs_bitmap_weight(o->track.frozen);
 	o->set_state = CRYPTSNAP_SET_PENDING;
 	rcu_assign_pointer(o->snap, s);
+	cs_origin_event(o);
 	DMINFO("%s: snapshot %llu taken, %lu changed chunks", o->name,
 	       (unsigned long long)o->track.counter, o->frozen_chunks);
 	return 0;
@@ -137,6 +139,7 @@ void cs_origin_detach_snap(struct cs_origin *o)
 	cs_snap_put(s);
 	o->frozen_chunks = 0;
 	o->set_state = CRYPTSNAP_SET_NONE;
+	cs_origin_event(o);
 }
 
 static int snap_drop(struct cs_origin *o)
@@ -161,6 +164,7 @@ static int set_commit(struct cs_origin *o)
 	cs_track_commit(&o->track);
 	o->frozen_chunks = 0;
 	o->set_state = CRYPTSNAP_SET_COMMITTED;
+	cs_origin_event(o);
 	return 0;
 }
 
@@ -172,6 +176,7 @@ static int set_abort(struct cs_origin *o)
 	cs_track_abort(&o->track);
 	o->frozen_chunks = 0;
 	o->set_state = CRYPTSNAP_SET_ABORTED;
+	cs_origin_event(o);
 	return 0;
 }
 

@@ -13,6 +13,46 @@
 static LIST_HEAD(origins);
 static DEFINE_MUTEX(origins_lock);
 
+/*
+ * Raise a device-mapper event on the mapped device ("dmsetup wait", the
+ * event counter of DM_DEV_STATUS), so userspace learns about a snapshot
+ * state change without polling.  dm_table_event() takes a mutex, and
+ * invalidations happen in interrupt context, hence a work item.  It is
+ * raised on every table of ours: only the live one has an event callback
+ * (a table being loaded has none yet), and a table leaves the list in
+ * its destructor, under @tables_lock, so none is freed under us.
+ */
+static void origin_event_work(struct work_struct *work)
+{
+	struct cs_origin *o = container_of(work, struct cs_origin, event_work);
+	struct cs_origin_table *t;
+
+	mutex_lock(&o->tables_lock);
+	list_for_each_entry(t, &o->tables, node)
+		dm_table_event(t->table);
+	mutex_unlock(&o->tables_lock);
+}
+
+void cs_origin_add_table(struct cs_origin *o, struct cs_origin_table *t)
+{
+	mutex_lock(&o->tables_lock);
+	list_add_tail(&t->node, &o->tables);
+	mutex_unlock(&o->tables_lock);
+}
+
+void cs_origin_del_table(struct cs_origin *o, struct cs_origin_table *t)
+{
+	mutex_lock(&o->tables_lock);
+	list_del(&t->node);
+	mutex_unlock(&o->tables_lock);
+}
+
+/* Any context. */
+void cs_origin_event(struct cs_origin *o)
+{
+	schedule_work(&o->event_work);
+}
+
 /* Same device, same geometry: a reloaded table may keep the state. */
 static bool same_origin(const struct cs_origin *a, const struct cs_origin *b)
 {
@@ -33,6 +73,9 @@ static struct cs_origin *origin_create(const struct cs_origin *key,
 	}
 	kref_init(&o->kref);
 	o->md_dev = key->md_dev;
+	INIT_WORK(&o->event_work, origin_event_work);
+	mutex_init(&o->tables_lock);
+	INIT_LIST_HEAD(&o->tables);
 	o->backing_dev = key->backing_dev;
 	o->dev_sectors = key->dev_sectors;
 	o->chunk_sectors = key->chunk_sectors;
@@ -43,6 +86,7 @@ static struct cs_origin *origin_create(const struct cs_origin *key,
 	mutex_init(&o->ctl_lock);
 	o->set_state = CRYPTSNAP_SET_NONE;
 	if (cs_track_init(&o->track, o->nr_chunks, &o->ctl_lock)) {
+		mutex_destroy(&o->tables_lock);
 		mutex_destroy(&o->ctl_lock);
 		kfree(o);
 		*error = "Cannot allocate change map";
@@ -86,7 +130,10 @@ static void origin_release(struct kref *kref)
 	mutex_lock(&o->ctl_lock);
 	cs_origin_detach_snap(o);
 	mutex_unlock(&o->ctl_lock);
+	/* The snapshot can no longer queue it (it is DROPPED, not INVALID). */
+	cancel_work_sync(&o->event_work);
 	cs_track_destroy(&o->track);
+	mutex_destroy(&o->tables_lock);
 	mutex_destroy(&o->ctl_lock);
 	kfree(o);
 }

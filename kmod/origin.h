@@ -7,6 +7,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
+#include <linux/workqueue.h>
 
 #include "snap.h"
 #include "track.h"
@@ -35,10 +36,23 @@ struct cs_origin {
 	struct cs_snap __rcu *snap;	/* written under ctl_lock */
 	unsigned long frozen_chunks;	/* size of the snapshot's change set */
 	const char *set_state;		/* CRYPTSNAP_SET_*, under ctl_lock */
+	/* dm_table_event() on a snapshot state change; see cs_origin_event(). */
+	struct work_struct event_work;
+	struct mutex tables_lock;
+	struct list_head tables;	/* struct cs_origin_table, under it */
+};
+
+/* A table of the mapped device using this state (live or being loaded). */
+struct cs_origin_table {
+	struct list_head node;
+	struct dm_table *table;
 };
 
 struct cs_origin *cs_origin_get(const struct cs_origin *key, char **error);
 void cs_origin_put(struct cs_origin *o);
+void cs_origin_add_table(struct cs_origin *o, struct cs_origin_table *t);
+void cs_origin_del_table(struct cs_origin *o, struct cs_origin_table *t);
+void cs_origin_event(struct cs_origin *o);
 struct cs_snap *cs_origin_find_snap(dev_t md_dev, char **error);
 void cs_origin_emit_info(struct cs_origin *o, char *result,
 			 unsigned int maxlen);

@@ -38,7 +38,9 @@
 /*
  * Stop copying for good.  Every held origin bio goes to the origin, every
  * parked view read fails; runs with a copy in flight leave @pending when
- * the copy ends, the others now.
+ * the copy ends, the others now.  Turning invalid raises the origin's dm
+ * event (a work item, so from any context); once DROPPED the origin may
+ * be gone, so the snapshot forgets its event.
  */
 void cs_snap_stop_locked(struct cs_snap *s, enum cs_snap_state state,
 			 const char *reason)
@@ -50,9 +52,13 @@ void cs_snap_stop_locked(struct cs_snap *s, enum cs_snap_state state,
 		s->reason = reason;
 		DMERR_LIMIT("%s: snapshot %llu invalid: %s", s->name,
 			    (unsigned long long)s->counter, reason);
+		if (s->event)
+			schedule_work(s->event);
 	}
 	if (s->state != CS_SNAP_DROPPED)
 		WRITE_ONCE(s->state, state);
+	if (state == CS_SNAP_DROPPED)
+		s->event = NULL;
 	list_for_each_entry_safe(e, tmp, &s->pending, node) {
 		bio_list_merge(&s->deferred, &e->waiters);
 		bio_list_init(&e->waiters);
@@ -138,6 +144,7 @@ static void snap_init_fields(struct cs_snap *s, const struct cs_snap_params *p)
 	s->chunk_shift = p->chunk_shift;
 	s->nr_chunks = p->nr_chunks;
 	s->counter = p->counter;
+	s->event = p->event;
 	strscpy(s->name, p->name, sizeof(s->name));
 	s->exceptions = RB_ROOT;
 	INIT_LIST_HEAD(&s->pending);

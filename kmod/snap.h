@@ -5,6 +5,7 @@
 #include <linux/bio.h>
 #include <linux/list.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 
 struct cs_snap;
 
@@ -17,6 +18,8 @@ struct cs_snap_params {
 	unsigned long nr_chunks;
 	u64 counter;			/* generation counter of this snapshot */
 	const char *name;		/* for log lines */
+	/* Queued when the snapshot turns invalid (the origin's dm event). */
+	struct work_struct *event;
 };
 
 /*

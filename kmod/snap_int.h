@@ -67,6 +67,7 @@ struct cs_snap {
 	spinlock_t lock;
 	enum cs_snap_state state;
 	const char *reason;		/* why invalid */
+	struct work_struct *event;	/* the origin's; NULL once DROPPED */
 
 	struct cs_bdev origin, cow;
 	sector_t dev_sectors;

@@ -26,6 +26,7 @@ struct cs_target {
 	unsigned int chunk_shift;
 	unsigned long nr_chunks;
 	struct cs_origin *origin;
+	struct cs_origin_table link;	/* on the origin's table list */
 };
 
 static int parse_chunk_size(struct dm_target *ti, const char *arg,
@@ -101,6 +102,8 @@ static int attach_origin(struct dm_target *ti, struct cs_target *cs)
 	cs->origin = cs_origin_get(&key, &ti->error);
 	if (IS_ERR(cs->origin))
 		return PTR_ERR(cs->origin);
+	cs->link.table = ti->table;
+	cs_origin_add_table(cs->origin, &cs->link);
 	return 0;
 }
 
@@ -168,6 +171,7 @@ static void cs_dtr(struct dm_target *ti)
 {
 	struct cs_target *cs = ti->private;
 
+	cs_origin_del_table(cs->origin, &cs->link);
 	cs_origin_put(cs->origin);
 	dm_put_device(ti, cs->dev);
 	kfree(cs);
