@@ -149,6 +149,8 @@
 #define CRYPTSNAP_REASON_COW_IO		"cow_io_error"
 #define CRYPTSNAP_REASON_ORIGIN_IO	"origin_read_error"
 #define CRYPTSNAP_REASON_NOMEM		"nomem"
+#define CRYPTSNAP_REASON_COW_TIMEOUT	"cow_timeout"	/* a COW write hung */
+#define CRYPTSNAP_REASON_MEMORY		"memory"	/* memory budget spent */
 
 #define CRYPTSNAP_SET_NONE		"none"
 #define CRYPTSNAP_SET_PENDING		"pending"

@@ -158,13 +158,15 @@ static int begin(struct bk *b)
 /*
  * A range is in the engine's buffers: the kernel need not keep it any
  * more, so later writes to it are not copied (cryptsnap-dm.h, release).
+ * This is also the backup's check, once per batch, that its snapshot is
+ * still good: the kernel refuses the release (EIO) once the snapshot
+ * turned invalid, and the backup stops there; copy_chunks() says why.
  */
 static int release_read(uint64_t off, uint64_t len, void *arg)
 {
 	struct bk *b = arg;
-	int r = origin_release(b->d.origin, off >> 9, (len + 511) >> 9);
 
-	return r == -EIO ? 0 : r;	/* invalid: copy_chunks() says so */
+	return origin_release(b->d.origin, off >> 9, (len + 511) >> 9);
 }
 
 static int feed_extent(uint64_t start, uint64_t len, void *arg)
