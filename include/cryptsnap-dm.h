@@ -91,8 +91,16 @@
  *   reset
  *	Only without a snapshot: forget all tracking, new generation uuid,
  *	counter and base 0.  The next backup must be a full one.
+ *   cow_timeout <seconds>
+ *	How long a COW write may take (CRYPTSNAP_COW_TIMEOUT_MIN ..
+ *	CRYPTSNAP_COW_TIMEOUT_MAX, default CRYPTSNAP_COW_TIMEOUT_DEFAULT)
+ *	before the snapshot turns invalid:cow_timeout and every write it
+ *	held goes on to the origin.  Applies to the current snapshot at
+ *	once and to later ones; kept across table reloads of the same
+ *	geometry, not across re-creation.
  */
 #define CRYPTSNAP_MSG_SNAP_TAKE		"snap_take"
+#define CRYPTSNAP_MSG_COW_TIMEOUT	"cow_timeout"
 #define CRYPTSNAP_MSG_SNAP_DROP		"snap_drop"
 #define CRYPTSNAP_MSG_CHANGES		"changes"
 #define CRYPTSNAP_MSG_COMMIT		"commit"
@@ -102,6 +110,10 @@
 #define CRYPTSNAP_MSG_RELEASE_UNCHANGED	"release_unchanged"
 
 #define CRYPTSNAP_MSG_MAX_EXTENTS	4096U
+
+#define CRYPTSNAP_COW_TIMEOUT_DEFAULT	30U	/* seconds */
+#define CRYPTSNAP_COW_TIMEOUT_MIN	1U
+#define CRYPTSNAP_COW_TIMEOUT_MAX	3600U
 
 /*
  * Status (STATUSTYPE_INFO) of the cryptsnap target, space separated, in

@@ -81,6 +81,7 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 		.counter = o->track.counter + 1,
 		.name = o->name,
 		.event = &o->event_work,
+		.cow_timeout = o->cow_timeout,
 	};
 	struct cs_snap *s;
 	char *error;
@@ -135,8 +136,7 @@ void cs_origin_detach_snap(struct cs_origin *o)
 	cs_snap_stop(s);
 	RCU_INIT_POINTER(o->snap, NULL);
 	synchronize_rcu();
-	cs_snap_shutdown(s);
-	cs_snap_put(s);
+	cs_snap_shutdown(s);	/* puts our reference, now or later */
 	o->frozen_chunks = 0;
 	o->set_state = CRYPTSNAP_SET_NONE;
 	cs_origin_event(o);
@@ -241,6 +241,22 @@ static int release_unchanged(struct cs_origin *o, const char *a_keep)
 	return ret;
 }
 
+/* "cow_timeout <seconds>": now for the current snapshot, and for later ones. */
+static int set_cow_timeout(struct cs_origin *o, const char *arg)
+{
+	struct cs_snap *s = current_snap(o);
+	unsigned long secs;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (parse_ulong(arg, CRYPTSNAP_COW_TIMEOUT_MAX, &secs) ||
+	    secs < CRYPTSNAP_COW_TIMEOUT_MIN)
+		return -EINVAL;
+	o->cow_timeout = secs;
+	if (s)
+		cs_snap_set_cow_timeout(s, secs);
+	return 0;
+}
+
 static int track_reset(struct cs_origin *o)
 {
 	lockdep_assert_held(&o->ctl_lock);
@@ -319,6 +335,8 @@ static int dispatch(struct cs_origin *o, unsigned int argc, char **argv,
 		return changes(o, argc, argv, result, maxlen);
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE))
 		return argc == 3 ? release(o, argv[1], argv[2]) : -EINVAL;
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_COW_TIMEOUT))
+		return argc == 2 ? set_cow_timeout(o, argv[1]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE_UNCHANGED))
 		return argc == 2 ? release_unchanged(o, argv[1]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_SNAP_TAKE))

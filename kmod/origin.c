@@ -85,6 +85,7 @@ static struct cs_origin *origin_create(const struct cs_origin *key,
 	strscpy(o->name, key->name, sizeof(o->name));
 	mutex_init(&o->ctl_lock);
 	o->set_state = CRYPTSNAP_SET_NONE;
+	o->cow_timeout = CRYPTSNAP_COW_TIMEOUT_DEFAULT;
 	if (cs_track_init(&o->track, o->nr_chunks, &o->ctl_lock)) {
 		mutex_destroy(&o->tables_lock);
 		mutex_destroy(&o->ctl_lock);

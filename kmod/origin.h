@@ -36,6 +36,7 @@ struct cs_origin {
 	struct cs_snap __rcu *snap;	/* written under ctl_lock */
 	unsigned long frozen_chunks;	/* size of the snapshot's change set */
 	const char *set_state;		/* CRYPTSNAP_SET_*, under ctl_lock */
+	unsigned int cow_timeout;	/* seconds, under ctl_lock */
 	/* dm_table_event() on a snapshot state change; see cs_origin_event(). */
 	struct work_struct event_work;
 	struct mutex tables_lock;

@@ -17,6 +17,7 @@ struct cs_snap_params {
 	unsigned int chunk_shift;
 	unsigned long nr_chunks;
 	u64 counter;			/* generation counter of this snapshot */
+	unsigned int cow_timeout;	/* seconds a COW write may take */
 	const char *name;		/* for log lines */
 	/* Queued when the snapshot turns invalid (the origin's dm event). */
 	struct work_struct *event;
@@ -50,6 +51,7 @@ struct cs_snap *cs_snap_create(const struct cs_snap_params *p,
 			       char **error);
 void cs_snap_stop(struct cs_snap *s);
 void cs_snap_shutdown(struct cs_snap *s);
+void cs_snap_set_cow_timeout(struct cs_snap *s, unsigned int seconds);
 void cs_snap_get(struct cs_snap *s);
 void cs_snap_put(struct cs_snap *s);
 
