@@ -98,9 +98,18 @@
  *	held goes on to the origin.  Applies to the current snapshot at
  *	once and to later ones; kept across table reloads of the same
  *	geometry, not across re-creation.
+ *   mem_limit <bytes>
+ *	Kernel memory a snapshot may allocate while it runs, for its index
+ *	of copied runs (about 100 bytes a run, at most one run per COW
+ *	chunk): 0 (the default) means CRYPTSNAP_MEM_LIMIT_DEFAULT or 1/16
+ *	of RAM, whichever is smaller; else CRYPTSNAP_MEM_LIMIT_MIN ..
+ *	CRYPTSNAP_MEM_LIMIT_MAX.  Spent, the snapshot turns invalid:memory
+ *	and the VM's writes go on uncopied.  Applies to the current
+ *	snapshot at once and to later ones.
  */
 #define CRYPTSNAP_MSG_SNAP_TAKE		"snap_take"
 #define CRYPTSNAP_MSG_COW_TIMEOUT	"cow_timeout"
+#define CRYPTSNAP_MSG_MEM_LIMIT		"mem_limit"
 #define CRYPTSNAP_MSG_SNAP_DROP		"snap_drop"
 #define CRYPTSNAP_MSG_CHANGES		"changes"
 #define CRYPTSNAP_MSG_COMMIT		"commit"
@@ -114,6 +123,10 @@
 #define CRYPTSNAP_COW_TIMEOUT_DEFAULT	30U	/* seconds */
 #define CRYPTSNAP_COW_TIMEOUT_MIN	1U
 #define CRYPTSNAP_COW_TIMEOUT_MAX	3600U
+
+#define CRYPTSNAP_MEM_LIMIT_DEFAULT	(64ULL << 20)
+#define CRYPTSNAP_MEM_LIMIT_MIN		4096ULL
+#define CRYPTSNAP_MEM_LIMIT_MAX		(1ULL << 40)
 
 /*
  * Status (STATUSTYPE_INFO) of the cryptsnap target, space separated, in

@@ -82,6 +82,7 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 		.name = o->name,
 		.event = &o->event_work,
 		.cow_timeout = o->cow_timeout,
+		.mem_limit = o->mem_limit,
 	};
 	struct cs_snap *s;
 	char *error;
@@ -257,6 +258,22 @@ static int set_cow_timeout(struct cs_origin *o, const char *arg)
 	return 0;
 }
 
+/* "mem_limit <bytes>": now for the current snapshot, and for later ones. */
+static int set_mem_limit(struct cs_origin *o, const char *arg)
+{
+	struct cs_snap *s = current_snap(o);
+	unsigned long long bytes;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (kstrtoull(arg, 10, &bytes) || bytes > CRYPTSNAP_MEM_LIMIT_MAX ||
+	    (bytes && bytes < CRYPTSNAP_MEM_LIMIT_MIN))
+		return -EINVAL;
+	o->mem_limit = bytes;
+	if (s)
+		cs_snap_set_mem_limit(s, bytes);
+	return 0;
+}
+
 static int track_reset(struct cs_origin *o)
 {
 	lockdep_assert_held(&o->ctl_lock);
@@ -337,6 +354,8 @@ static int dispatch(struct cs_origin *o, unsigned int argc, char **argv,
 		return argc == 3 ? release(o, argv[1], argv[2]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_COW_TIMEOUT))
 		return argc == 2 ? set_cow_timeout(o, argv[1]) : -EINVAL;
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_MEM_LIMIT))
+		return argc == 2 ? set_mem_limit(o, argv[1]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE_UNCHANGED))
 		return argc == 2 ? release_unchanged(o, argv[1]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_SNAP_TAKE))

@@ -268,6 +268,12 @@ static unsigned long run_end(struct cs_snap *s, unsigned long c,
 	return end;
 }
 
+/* What one run costs, as the slab allocator rounds it. */
+static size_t exc_bytes(void)
+{
+	return kmalloc_size_roundup(sizeof(struct cs_exception));
+}
+
 /*
  * Reserve COW slots and buffers for the run [c, end] and index it.
  * Returns its copy, or NULL when the snapshot stopped (then nothing
@@ -297,6 +303,13 @@ static struct cs_copy *copy_create(struct cs_snap *s, unsigned long c,
 				    CRYPTSNAP_REASON_COW_FULL);
 		goto out_free;
 	}
+	/* Jobs are bounded by the pool; runs only by this budget. */
+	if (s->mem_used + exc_bytes() > READ_ONCE(s->mem_limit)) {
+		cs_snap_stop_locked(s, CS_SNAP_INVALID,
+				    CRYPTSNAP_REASON_MEMORY);
+		goto out_free;
+	}
+	s->mem_used += exc_bytes();
 	e->first = c;
 	e->last = end;
 	e->slot = s->next_slot;

@@ -37,6 +37,7 @@ struct cs_origin {
 	unsigned long frozen_chunks;	/* size of the snapshot's change set */
 	const char *set_state;		/* CRYPTSNAP_SET_*, under ctl_lock */
 	unsigned int cow_timeout;	/* seconds, under ctl_lock */
+	u64 mem_limit;			/* bytes, 0: default; under ctl_lock */
 	/* dm_table_event() on a snapshot state change; see cs_origin_event(). */
 	struct work_struct event_work;
 	struct mutex tables_lock;

@@ -19,6 +19,7 @@
 #include <linux/device-mapper.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/rbtree.h>
 #include <linux/sched/mm.h>
@@ -179,6 +180,7 @@ static void snap_init_fields(struct cs_snap *s, const struct cs_snap_params *p)
 	s->counter = p->counter;
 	s->event = p->event;
 	s->cow_timeout = (unsigned long)p->cow_timeout * HZ;
+	cs_snap_set_mem_limit(s, p->mem_limit);
 	strscpy(s->name, p->name, sizeof(s->name));
 	s->exceptions = RB_ROOT;
 	INIT_LIST_HEAD(&s->pending);
@@ -310,6 +312,20 @@ void cs_snap_shutdown(struct cs_snap *s)
 	/* Nothing queues work once DROPPED and no copy is left. */
 	flush_workqueue(s->wq);
 	cs_snap_put(s);
+}
+
+/*
+ * The memory budget of the runs (copy.c accounts them).  0: 64 MiB or
+ * 1/16 of RAM, whichever is smaller.  The COW size bounds it as well:
+ * each run takes at least one COW slot.
+ */
+void cs_snap_set_mem_limit(struct cs_snap *s, u64 bytes)
+{
+	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
+
+	if (!bytes)
+		bytes = min_t(u64, CRYPTSNAP_MEM_LIMIT_DEFAULT, ram / 16);
+	WRITE_ONCE(s->mem_limit, bytes);
 }
 
 /* Applies to COW writes already in flight too. */

@@ -75,6 +75,8 @@ struct cs_snap {
 	unsigned long nr_chunks;
 	unsigned long cow_chunks;
 	unsigned long next_slot;
+	u64 mem_used;			/* bytes of runs, under @lock */
+	u64 mem_limit;			/* READ_ONCE */
 	unsigned long max_run;		/* chunks per job */
 	u64 counter;
 	char name[32];
