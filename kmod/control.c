@@ -100,6 +100,18 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 	/* Copying into ourselves or over the data we copy would recurse. */
 	if (p.cow_dev == p.origin_dev || p.cow_dev == o->md_dev)
 		return -EINVAL;
+	/*
+	 * The snapshot moment must not fall inside a write: one in flight
+	 * now was marked in the map about to be frozen but may reach the
+	 * disk after the snapshot, uncopied.  The caller suspends the
+	 * writers above first; checking the count turns a broken contract
+	 * into a refusal instead of a silently torn image.
+	 */
+	if (atomic_read(&o->writes)) {
+		DMERR("%s: snap_take refused: %d writes in flight; suspend the device above first",
+		      o->name, atomic_read(&o->writes));
+		return -EBUSY;
+	}
 	s = cs_snap_create(&p, &error);
 	if (IS_ERR(s))
 		return PTR_ERR(s);

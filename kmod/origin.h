@@ -38,6 +38,12 @@ struct cs_origin {
 	const char *set_state;		/* CRYPTSNAP_SET_*, under ctl_lock */
 	unsigned int cow_timeout;	/* seconds, under ctl_lock */
 	u64 mem_limit;			/* bytes, 0: default; under ctl_lock */
+	/*
+	 * Writes, discards and flushes mapped and not yet ended, from map()
+	 * to end_io: snap_take is refused unless it is zero (the writers
+	 * above must be suspended).
+	 */
+	atomic_t writes;
 	/* dm_table_event() on a snapshot state change; see cs_origin_event(). */
 	struct work_struct event_work;
 	struct mutex tables_lock;
@@ -74,6 +80,7 @@ static inline int cs_origin_map_write(struct cs_origin *o, struct bio *bio,
 	int ret = DM_MAPIO_REMAPPED;
 	struct cs_snap *s;
 
+	atomic_inc(&o->writes);
 	cs_track_mark(&o->track, first, last);
 	rcu_read_lock();
 	s = rcu_dereference(o->snap);

@@ -184,6 +184,21 @@ static bool bio_changes_data(struct bio *bio)
 }
 
 /*
+ * Every write-type bio is counted in flight from map() to here (the
+ * snap_take quiescence check); its op does not change on the way, and
+ * its size does, so the test is on the op alone.
+ */
+static int cs_end_io(struct dm_target *ti, struct bio *bio,
+		     blk_status_t *error)
+{
+	struct cs_target *cs = ti->private;
+
+	if (op_is_write(bio_op(bio)))
+		atomic_dec(&cs->origin->writes);
+	return DM_ENDIO_DONE;
+}
+
+/*
  * The hot path.  Tracking is a lockless bit test (and set on the first
  * touch of a chunk); with a snapshot, writes to chunks already copied
  * cost one more bit test.  Only first writes to a chunk are deferred.
@@ -194,8 +209,11 @@ static int cs_map(struct dm_target *ti, struct bio *bio)
 	unsigned long first, last;
 
 	bio_set_dev(bio, cs->dev->bdev);
-	if (!bio_changes_data(bio))
+	if (!bio_changes_data(bio)) {
+		if (op_is_write(bio_op(bio)))	/* an empty flush */
+			atomic_inc(&cs->origin->writes);
 		return DM_MAPIO_REMAPPED;
+	}
 	first = bio->bi_iter.bi_sector >> cs->chunk_shift;
 	last = (bio_end_sector(bio) - 1) >> cs->chunk_shift;
 	return cs_origin_map_write(cs->origin, bio, first, last);
@@ -265,6 +283,7 @@ static struct target_type cs_target_type = {
 	.ctr = cs_ctr,
 	.dtr = cs_dtr,
 	.map = cs_map,
+	.end_io = cs_end_io,
 	.status = cs_status,
 	.message = cs_message,
 	.iterate_devices = cs_iterate_devices,
