@@ -54,7 +54,8 @@
  *   snap_take <cow dev> [<cow chunk sectors>]
  *	Take a snapshot.  The caller must have suspended every writer above
  *	(the dm-crypt device) so no write is in flight: refused (EBUSY) while
- *	any write to the origin is in flight.  Freezes the changes
+ *	any write to the origin is in flight, and while a table with another
+ *	geometry is loaded for the device.  Freezes the changes
  *	tracked so far as the snapshot's change set and starts a fresh map;
  *	bumps the generation counter.  <cow dev> (path or major:minor) is
  *	opened exclusively; its previous contents are ignored.  The COW

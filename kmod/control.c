@@ -91,6 +91,11 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 	lockdep_assert_held(&o->ctl_lock);
 	if (current_snap(o))
 		return -EBUSY;
+	if (o->superseded) {
+		DMERR("%s: snap_take refused: a table with another size or chunk size is loaded",
+		      o->name);
+		return -EBUSY;
+	}
 	ret = parse_cow_chunk(o, cow_chunk, &p);
 	if (ret)
 		return ret;

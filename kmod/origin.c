@@ -97,6 +97,61 @@ static struct cs_origin *origin_create(const struct cs_origin *key,
 }
 
 /*
+ * A table with another geometry (size, chunk size, backing device) for a
+ * mapped device that has state already gets state of its own, which
+ * replaces the old one when the table is resumed.  Refused while the
+ * old state has a snapshot: dm resumes the new table before it destroys
+ * the old one, so writes would reach the backing device uncopied while
+ * that snapshot still claims to be good.  Otherwise the old state is
+ * marked superseded, so no snapshot is taken on it meanwhile; undone by
+ * unsupersede() when the new state goes (a load that is cleared, or
+ * failed).  Returns NULL or an ERR_PTR.  Under origins_lock.
+ */
+static struct cs_origin *supersede(const struct cs_origin *key, char **error)
+{
+	struct cs_origin *o;
+	int ret = 0;
+
+	lockdep_assert_held(&origins_lock);
+	list_for_each_entry(o, &origins, node) {
+		if (o->md_dev != key->md_dev)
+			continue;
+		mutex_lock(&o->ctl_lock);
+		if (rcu_access_pointer(o->snap))
+			ret = -EBUSY;
+		mutex_unlock(&o->ctl_lock);
+	}
+	if (ret) {
+		*error = "Cannot change size, chunk size or backing device while a snapshot exists (snap_drop first)";
+		return ERR_PTR(ret);
+	}
+	list_for_each_entry(o, &origins, node) {
+		if (o->md_dev != key->md_dev)
+			continue;
+		mutex_lock(&o->ctl_lock);
+		o->superseded++;
+		mutex_unlock(&o->ctl_lock);
+	}
+	return NULL;
+}
+
+/* State for @md_dev went away: the others are no longer superseded by it. */
+static void unsupersede(dev_t md_dev)
+{
+	struct cs_origin *o;
+
+	lockdep_assert_held(&origins_lock);
+	list_for_each_entry(o, &origins, node) {
+		if (o->md_dev != md_dev)
+			continue;
+		mutex_lock(&o->ctl_lock);
+		if (o->superseded)
+			o->superseded--;
+		mutex_unlock(&o->ctl_lock);
+	}
+}
+
+/*
  * The state for a new table described by @key: the existing one of the
  * same mapped device if the geometry matches (table reload), else fresh
  * state with a new generation.
@@ -112,9 +167,13 @@ struct cs_origin *cs_origin_get(const struct cs_origin *key, char **error)
 			goto out;
 		}
 	}
-	o = origin_create(key, error);
+	o = supersede(key, error);
+	if (!IS_ERR(o))
+		o = origin_create(key, error);
 	if (!IS_ERR(o))
 		list_add_tail(&o->node, &origins);
+	else
+		unsupersede(key->md_dev);
 out:
 	mutex_unlock(&origins_lock);
 	return o;
@@ -126,6 +185,7 @@ static void origin_release(struct kref *kref)
 	struct cs_origin *o = container_of(kref, struct cs_origin, kref);
 
 	list_del(&o->node);
+	unsupersede(o->md_dev);
 	mutex_unlock(&origins_lock);
 
 	mutex_lock(&o->ctl_lock);

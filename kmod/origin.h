@@ -44,6 +44,12 @@ struct cs_origin {
 	 * above must be suspended).
 	 */
 	atomic_t writes;
+	/*
+	 * Tables with another geometry loaded for the same mapped device
+	 * (under ctl_lock): their state will replace this one when they are
+	 * resumed, so no snapshot may be taken meanwhile.
+	 */
+	unsigned int superseded;
 	/* dm_table_event() on a snapshot state change; see cs_origin_event(). */
 	struct work_struct event_work;
 	struct mutex tables_lock;
