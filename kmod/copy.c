@@ -32,7 +32,6 @@
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
-#include <linux/ioprio.h>
 #include <linux/lockdep.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -174,7 +173,7 @@ static void copy_submit(struct cs_snap *s, struct cs_copy *job,
 	 * async_io()'s multi-region read check, which has called fn itself;
 	 * calling it again would free the job twice.
 	 */
-	WARN_ON_ONCE(dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT));
+	WARN_ON_ONCE(cs_dm_io_async(&req, &where));
 }
 
 /* The COW write ended (interrupt context). */
