@@ -64,8 +64,7 @@ static int parse_cow_chunk(struct cs_origin *o, const char *arg,
 		    sectors > o->dev_sectors))
 		return -EINVAL;
 	/* The snapshot's bitmaps are allocated while dm-crypt is suspended. */
-	if (DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors) >
-	    min_t(u64, CRYPTSNAP_MAX_CHUNKS, ULONG_MAX))
+	if ((u64)DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors) > CS_MAX_CHUNKS)
 		return -EINVAL;
 	p->chunk_shift = ilog2(sectors);
 	p->nr_chunks = DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors);

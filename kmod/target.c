@@ -53,7 +53,7 @@ static int parse_chunk_size(struct dm_target *ti, const char *arg,
 		ti->error = "Chunk size larger than the backing device";
 		return -EINVAL;
 	}
-	if (DIV_ROUND_UP_SECTOR_T(dev_sectors, chunk) > CRYPTSNAP_MAX_CHUNKS) {
+	if ((u64)DIV_ROUND_UP_SECTOR_T(dev_sectors, chunk) > CS_MAX_CHUNKS) {
 		ti->error = "Too many chunks: use a larger chunk size";
 		return -EINVAL;
 	}
