@@ -38,11 +38,16 @@ static int parse_dev(const char *arg, dev_t *dev)
 	return lookup_bdev(arg, dev) ? -EINVAL : 0;
 }
 
-static int parse_ulong(const char *arg, unsigned long max, unsigned long *v)
+/*
+ * Every number in a message: decimal, no sign, no trailing junk, within
+ * [min, max] (kstrtoull() rejects overflow).  The caller's type must hold
+ * max.
+ */
+static int parse_u64(const char *arg, u64 min, u64 max, u64 *v)
 {
 	unsigned long long x;
 
-	if (kstrtoull(arg, 10, &x) || x > max)
+	if (kstrtoull(arg, 10, &x) || x < min || x > max)
 		return -EINVAL;
 	*v = x;
 	return 0;
@@ -56,12 +61,11 @@ static int parse_ulong(const char *arg, unsigned long max, unsigned long *v)
 static int parse_cow_chunk(struct cs_origin *o, const char *arg,
 			   struct cs_snap_params *p)
 {
-	unsigned int sectors = o->chunk_sectors;
+	u64 sectors = o->chunk_sectors;
 
-	if (arg && (kstrtouint(arg, 10, &sectors) || !is_power_of_2(sectors) ||
-		    sectors < CRYPTSNAP_CHUNK_SECTORS_MIN ||
-		    sectors > CRYPTSNAP_CHUNK_SECTORS_MAX ||
-		    sectors > o->dev_sectors))
+	if (arg && (parse_u64(arg, CRYPTSNAP_CHUNK_SECTORS_MIN,
+			      CRYPTSNAP_CHUNK_SECTORS_MAX, &sectors) ||
+		    !is_power_of_2(sectors) || sectors > o->dev_sectors))
 		return -EINVAL;
 	/* The snapshot's bitmaps are allocated while dm-crypt is suspended. */
 	if ((u64)DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors) > CS_MAX_CHUNKS)
@@ -197,25 +201,15 @@ static int set_abort(struct cs_origin *o)
 	return 0;
 }
 
-static int parse_sector(const char *arg, sector_t max, sector_t *v)
-{
-	unsigned long long x;
-
-	if (kstrtoull(arg, 10, &x) || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 /* "release <start sector> <sectors>": the backup is done with the range. */
 static int release(struct cs_origin *o, const char *a_start, const char *a_nr)
 {
 	struct cs_snap *s = current_snap(o);
-	sector_t start, nr;
+	u64 start, nr;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_sector(a_start, o->dev_sectors, &start) ||
-	    parse_sector(a_nr, o->dev_sectors, &nr))
+	if (parse_u64(a_start, 0, o->dev_sectors, &start) ||
+	    parse_u64(a_nr, 0, o->dev_sectors, &nr))
 		return -EINVAL;
 	if (!s)
 		return -EBUSY;
@@ -233,11 +227,12 @@ static int release_unchanged(struct cs_origin *o, const char *a_keep)
 	struct cs_snap *s = current_snap(o);
 	unsigned int shift = ilog2(o->chunk_sectors);
 	unsigned long c = 0, len;
-	sector_t keep, pos, end;
+	sector_t pos, end;
+	u64 keep;
 	int ret = 0;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_sector(a_keep, o->dev_sectors, &keep))
+	if (parse_u64(a_keep, 0, o->dev_sectors, &keep))
 		return -EINVAL;
 	if (!s || !o->track.frozen)
 		return -EBUSY;
@@ -262,11 +257,11 @@ static int release_unchanged(struct cs_origin *o, const char *a_keep)
 static int set_cow_timeout(struct cs_origin *o, const char *arg)
 {
 	struct cs_snap *s = current_snap(o);
-	unsigned long secs;
+	u64 secs;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_ulong(arg, CRYPTSNAP_COW_TIMEOUT_MAX, &secs) ||
-	    secs < CRYPTSNAP_COW_TIMEOUT_MIN)
+	if (parse_u64(arg, CRYPTSNAP_COW_TIMEOUT_MIN, CRYPTSNAP_COW_TIMEOUT_MAX,
+		      &secs))
 		return -EINVAL;
 	o->cow_timeout = secs;
 	if (s)
@@ -278,10 +273,11 @@ static int set_cow_timeout(struct cs_origin *o, const char *arg)
 static int set_mem_limit(struct cs_origin *o, const char *arg)
 {
 	struct cs_snap *s = current_snap(o);
-	unsigned long long bytes;
+	u64 bytes;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (kstrtoull(arg, 10, &bytes) || bytes > CRYPTSNAP_MEM_LIMIT_MAX ||
+	/* 0 is the default; else at least the minimum. */
+	if (parse_u64(arg, 0, CRYPTSNAP_MEM_LIMIT_MAX, &bytes) ||
 	    (bytes && bytes < CRYPTSNAP_MEM_LIMIT_MIN))
 		return -EINVAL;
 	o->mem_limit = bytes;
@@ -344,15 +340,15 @@ static int changes_page(struct cs_origin *o, unsigned long from,
 static int changes(struct cs_origin *o, unsigned int argc, char **argv,
 		   char *result, unsigned int maxlen)
 {
-	unsigned long from, max = CRYPTSNAP_MSG_MAX_EXTENTS;
+	u64 from, max = CRYPTSNAP_MSG_MAX_EXTENTS;
 
 	lockdep_assert_held(&o->ctl_lock);
 	if (argc < 2 || argc > 3)
 		return -EINVAL;
-	if (parse_ulong(argv[1], o->nr_chunks, &from))
+	if (parse_u64(argv[1], 0, o->nr_chunks, &from))
 		return -EINVAL;
 	if (argc == 3 &&
-	    (parse_ulong(argv[2], CRYPTSNAP_MSG_MAX_EXTENTS, &max) || !max))
+	    parse_u64(argv[2], 1, CRYPTSNAP_MSG_MAX_EXTENTS, &max))
 		return -EINVAL;
 	if (!current_snap(o) || !o->track.frozen)
 		return -EBUSY;
