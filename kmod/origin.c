@@ -109,30 +109,35 @@ static struct cs_origin *origin_create(const struct cs_origin *key,
  */
 static struct cs_origin *supersede(const struct cs_origin *key, char **error)
 {
-	struct cs_origin *o;
-	int ret = 0;
+	struct cs_origin *o, *busy = NULL;
 
 	lockdep_assert_held(&origins_lock);
+	/* Check and mark in one pass under each ctl_lock: no snap_take between. */
 	list_for_each_entry(o, &origins, node) {
 		if (o->md_dev != key->md_dev)
 			continue;
 		mutex_lock(&o->ctl_lock);
 		if (rcu_access_pointer(o->snap))
-			ret = -EBUSY;
+			busy = o;
+		else
+			o->superseded++;
 		mutex_unlock(&o->ctl_lock);
+		if (busy)
+			break;
 	}
-	if (ret) {
-		*error = "Cannot change size, chunk size or backing device while a snapshot exists (snap_drop first)";
-		return ERR_PTR(ret);
-	}
+	if (!busy)
+		return NULL;
 	list_for_each_entry(o, &origins, node) {
+		if (o == busy)
+			break;
 		if (o->md_dev != key->md_dev)
 			continue;
 		mutex_lock(&o->ctl_lock);
-		o->superseded++;
+		o->superseded--;
 		mutex_unlock(&o->ctl_lock);
 	}
-	return NULL;
+	*error = "Cannot change size, chunk size or backing device while a snapshot exists (snap_drop first)";
+	return ERR_PTR(-EBUSY);
 }
 
 /* State for @md_dev went away: the others are no longer superseded by it. */
@@ -168,8 +173,9 @@ struct cs_origin *cs_origin_get(const struct cs_origin *key, char **error)
 		}
 	}
 	o = supersede(key, error);
-	if (!IS_ERR(o))
-		o = origin_create(key, error);
+	if (IS_ERR(o))
+		goto out;
+	o = origin_create(key, error);
 	if (!IS_ERR(o))
 		list_add_tail(&o->node, &origins);
 	else
