@@ -53,7 +53,9 @@
  *
  *   snap_take <cow dev> [<cow chunk sectors>]
  *	Take a snapshot.  The caller must have suspended every writer above
- *	(the dm-crypt device) so no write is in flight.  Freezes the changes
+ *	(the dm-crypt device) so no write is in flight: refused (EBUSY) while
+ *	any write to the origin is in flight, and while a table with another
+ *	geometry is loaded for the device.  Freezes the changes
  *	tracked so far as the snapshot's change set and starts a fresh map;
  *	bumps the generation counter.  <cow dev> (path or major:minor) is
  *	opened exclusively; its previous contents are ignored.  The COW
@@ -91,8 +93,25 @@
  *   reset
  *	Only without a snapshot: forget all tracking, new generation uuid,
  *	counter and base 0.  The next backup must be a full one.
+ *   cow_timeout <seconds>
+ *	How long a COW write may take (CRYPTSNAP_COW_TIMEOUT_MIN ..
+ *	CRYPTSNAP_COW_TIMEOUT_MAX, default CRYPTSNAP_COW_TIMEOUT_DEFAULT)
+ *	before the snapshot turns invalid:cow_timeout and every write it
+ *	held goes on to the origin.  Applies to the current snapshot at
+ *	once and to later ones; kept across table reloads of the same
+ *	geometry, not across re-creation.
+ *   mem_limit <bytes>
+ *	Kernel memory a snapshot may allocate while it runs, for its index
+ *	of copied runs (about 100 bytes a run, at most one run per COW
+ *	chunk): 0 (the default) means CRYPTSNAP_MEM_LIMIT_DEFAULT or 1/16
+ *	of RAM, whichever is smaller; else CRYPTSNAP_MEM_LIMIT_MIN ..
+ *	CRYPTSNAP_MEM_LIMIT_MAX.  Spent, the snapshot turns invalid:memory
+ *	and the VM's writes go on uncopied.  Applies to the current
+ *	snapshot at once and to later ones.
  */
 #define CRYPTSNAP_MSG_SNAP_TAKE		"snap_take"
+#define CRYPTSNAP_MSG_COW_TIMEOUT	"cow_timeout"
+#define CRYPTSNAP_MSG_MEM_LIMIT		"mem_limit"
 #define CRYPTSNAP_MSG_SNAP_DROP		"snap_drop"
 #define CRYPTSNAP_MSG_CHANGES		"changes"
 #define CRYPTSNAP_MSG_COMMIT		"commit"
@@ -102,6 +121,14 @@
 #define CRYPTSNAP_MSG_RELEASE_UNCHANGED	"release_unchanged"
 
 #define CRYPTSNAP_MSG_MAX_EXTENTS	4096U
+
+#define CRYPTSNAP_COW_TIMEOUT_DEFAULT	30U	/* seconds */
+#define CRYPTSNAP_COW_TIMEOUT_MIN	1U
+#define CRYPTSNAP_COW_TIMEOUT_MAX	3600U
+
+#define CRYPTSNAP_MEM_LIMIT_DEFAULT	(64ULL << 20)
+#define CRYPTSNAP_MEM_LIMIT_MIN		4096ULL
+#define CRYPTSNAP_MEM_LIMIT_MAX		(1ULL << 40)
 
 /*
  * Status (STATUSTYPE_INFO) of the cryptsnap target, space separated, in
@@ -149,6 +176,8 @@
 #define CRYPTSNAP_REASON_COW_IO		"cow_io_error"
 #define CRYPTSNAP_REASON_ORIGIN_IO	"origin_read_error"
 #define CRYPTSNAP_REASON_NOMEM		"nomem"
+#define CRYPTSNAP_REASON_COW_TIMEOUT	"cow_timeout"	/* a COW write hung */
+#define CRYPTSNAP_REASON_MEMORY		"memory"	/* memory budget spent */
 
 #define CRYPTSNAP_SET_NONE		"none"
 #define CRYPTSNAP_SET_PENDING		"pending"

@@ -4,7 +4,11 @@
 
 #include <linux/atomic.h>
 #include <linux/bitops.h>
+#include <linux/limits.h>
+#include <linux/minmax.h>
 #include <linux/types.h>
+
+#include "cryptsnap-dm.h"
 
 /*
  * One bit per chunk, written locklessly by the I/O path.  Every write to
@@ -18,6 +22,16 @@ struct cs_bitmap {
 	unsigned long nbits;
 	atomic_long_t weight;
 };
+
+/*
+ * Most chunks a bitmap (so a device or a snapshot) may have here: the
+ * interface's CRYPTSNAP_MAX_CHUNKS (2^32), or on a 32-bit kernel 2^31, so
+ * that a chunk count and a chunk number fit an unsigned long and
+ * BITS_TO_LONGS() of it does not wrap (2^32 chunks would count as 0).
+ * Compare a u64 count against it before storing it in an unsigned long.
+ */
+#define CS_MAX_CHUNKS \
+	min_t(u64, CRYPTSNAP_MAX_CHUNKS, (u64)(ULONG_MAX / 2) + 1)
 
 int cs_bitmap_init(struct cs_bitmap *bm, unsigned long nbits);
 void cs_bitmap_destroy(struct cs_bitmap *bm);

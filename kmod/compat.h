@@ -11,7 +11,9 @@
 
 #ifndef __ASSEMBLY__
 #include <linux/blkdev.h>
+#include <linux/dm-io.h>
 #include <linux/err.h>
+#include <linux/ioprio.h>
 
 /*
  * A block device opened by the module itself (not through a dm table):
@@ -61,6 +63,19 @@ static inline void cs_bdev_close(struct cs_bdev *b)
 	blkdev_put(b->bdev, b->mode);
 }
 #endif
+
+/*
+ * One asynchronous dm-io request on one region at the default priority.
+ * dm_io() gained an I/O priority as a fifth argument upstream in 2024;
+ * Debian's 6.1 has it too (backported with the stable fixes), so both
+ * supported kernels use the same call.  A kernel without it fails to
+ * build here, the one place to adapt.
+ */
+static inline int cs_dm_io_async(struct dm_io_request *req,
+				 struct dm_io_region *where)
+{
+	return dm_io(req, 1, where, NULL, IOPRIO_DEFAULT);
+}
 
 /* Table open modes: fmode_t on 6.1, blk_mode_t since 6.5. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)

@@ -38,11 +38,16 @@ static int parse_dev(const char *arg, dev_t *dev)
 	return lookup_bdev(arg, dev) ? -EINVAL : 0;
 }
 
-static int parse_ulong(const char *arg, unsigned long max, unsigned long *v)
+/*
+ * Every number in a message: decimal, no sign, no trailing junk, within
+ * [min, max] (kstrtoull() rejects overflow).  The caller's type must hold
+ * max.
+ */
+static int parse_u64(const char *arg, u64 min, u64 max, u64 *v)
 {
 	unsigned long long x;
 
-	if (kstrtoull(arg, 10, &x) || x > max)
+	if (kstrtoull(arg, 10, &x) || x < min || x > max)
 		return -EINVAL;
 	*v = x;
 	return 0;
@@ -56,16 +61,14 @@ static int parse_ulong(const char *arg, unsigned long max, unsigned long *v)
 static int parse_cow_chunk(struct cs_origin *o, const char *arg,
 			   struct cs_snap_params *p)
 {
-	unsigned int sectors = o->chunk_sectors;
+	u64 sectors = o->chunk_sectors;
 
-	if (arg && (kstrtouint(arg, 10, &sectors) || !is_power_of_2(sectors) ||
-		    sectors < CRYPTSNAP_CHUNK_SECTORS_MIN ||
-		    sectors > CRYPTSNAP_CHUNK_SECTORS_MAX ||
-		    sectors > o->dev_sectors))
+	if (arg && (parse_u64(arg, CRYPTSNAP_CHUNK_SECTORS_MIN,
+			      CRYPTSNAP_CHUNK_SECTORS_MAX, &sectors) ||
+		    !is_power_of_2(sectors) || sectors > o->dev_sectors))
 		return -EINVAL;
 	/* The snapshot's bitmaps are allocated while dm-crypt is suspended. */
-	if (DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors) >
-	    min_t(u64, CRYPTSNAP_MAX_CHUNKS, ULONG_MAX))
+	if ((u64)DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors) > CS_MAX_CHUNKS)
 		return -EINVAL;
 	p->chunk_shift = ilog2(sectors);
 	p->nr_chunks = DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors);
@@ -80,6 +83,9 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 		.dev_sectors = o->dev_sectors,
 		.counter = o->track.counter + 1,
 		.name = o->name,
+		.event = &o->event_work,
+		.cow_timeout = o->cow_timeout,
+		.mem_limit = o->mem_limit,
 	};
 	struct cs_snap *s;
 	char *error;
@@ -88,6 +94,11 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 	lockdep_assert_held(&o->ctl_lock);
 	if (current_snap(o))
 		return -EBUSY;
+	if (o->superseded) {
+		DMERR("%s: snap_take refused: a table with another size or chunk size is loaded",
+		      o->name);
+		return -EBUSY;
+	}
 	ret = parse_cow_chunk(o, cow_chunk, &p);
 	if (ret)
 		return ret;
@@ -97,6 +108,18 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 	/* Copying into ourselves or over the data we copy would recurse. */
 	if (p.cow_dev == p.origin_dev || p.cow_dev == o->md_dev)
 		return -EINVAL;
+	/*
+	 * The snapshot moment must not fall inside a write: one in flight
+	 * now was marked in the map about to be frozen but may reach the
+	 * disk after the snapshot, uncopied.  The caller suspends the
+	 * writers above first; checking the count turns a broken contract
+	 * into a refusal instead of a silently torn image.
+	 */
+	if (atomic_read(&o->writes)) {
+		DMERR("%s: snap_take refused: %d writes in flight; suspend the device above first",
+		      o->name, atomic_read(&o->writes));
+		return -EBUSY;
+	}
 	s = cs_snap_create(&p, &error);
 	if (IS_ERR(s))
 		return PTR_ERR(s);
@@ -105,6 +128,7 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 	o->frozen_chunks = cs_bitmap_weight(o->track.frozen);
 	o->set_state = CRYPTSNAP_SET_PENDING;
 	rcu_assign_pointer(o->snap, s);
+	cs_origin_event(o);
 	DMINFO("%s: snapshot %llu taken, %lu changed chunks", o->name,
 	       (unsigned long long)o->track.counter, o->frozen_chunks);
 	return 0;
@@ -133,10 +157,10 @@ void cs_origin_detach_snap(struct cs_origin *o)
 	cs_snap_stop(s);
 	RCU_INIT_POINTER(o->snap, NULL);
 	synchronize_rcu();
-	cs_snap_shutdown(s);
-	cs_snap_put(s);
+	cs_snap_shutdown(s);	/* puts our reference, now or later */
 	o->frozen_chunks = 0;
 	o->set_state = CRYPTSNAP_SET_NONE;
+	cs_origin_event(o);
 }
 
 static int snap_drop(struct cs_origin *o)
@@ -161,6 +185,7 @@ static int set_commit(struct cs_origin *o)
 	cs_track_commit(&o->track);
 	o->frozen_chunks = 0;
 	o->set_state = CRYPTSNAP_SET_COMMITTED;
+	cs_origin_event(o);
 	return 0;
 }
 
@@ -172,16 +197,7 @@ static int set_abort(struct cs_origin *o)
 	cs_track_abort(&o->track);
 	o->frozen_chunks = 0;
 	o->set_state = CRYPTSNAP_SET_ABORTED;
-	return 0;
-}
-
-static int parse_sector(const char *arg, sector_t max, sector_t *v)
-{
-	unsigned long long x;
-
-	if (kstrtoull(arg, 10, &x) || x > max)
-		return -EINVAL;
-	*v = x;
+	cs_origin_event(o);
 	return 0;
 }
 
@@ -189,11 +205,11 @@ static int parse_sector(const char *arg, sector_t max, sector_t *v)
 static int release(struct cs_origin *o, const char *a_start, const char *a_nr)
 {
 	struct cs_snap *s = current_snap(o);
-	sector_t start, nr;
+	u64 start, nr;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_sector(a_start, o->dev_sectors, &start) ||
-	    parse_sector(a_nr, o->dev_sectors, &nr))
+	if (parse_u64(a_start, 0, o->dev_sectors, &start) ||
+	    parse_u64(a_nr, 0, o->dev_sectors, &nr))
 		return -EINVAL;
 	if (!s)
 		return -EBUSY;
@@ -211,11 +227,12 @@ static int release_unchanged(struct cs_origin *o, const char *a_keep)
 	struct cs_snap *s = current_snap(o);
 	unsigned int shift = ilog2(o->chunk_sectors);
 	unsigned long c = 0, len;
-	sector_t keep, pos, end;
+	sector_t pos, end;
+	u64 keep;
 	int ret = 0;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_sector(a_keep, o->dev_sectors, &keep))
+	if (parse_u64(a_keep, 0, o->dev_sectors, &keep))
 		return -EINVAL;
 	if (!s || !o->track.frozen)
 		return -EBUSY;
@@ -234,6 +251,39 @@ static int release_unchanged(struct cs_origin *o, const char *a_keep)
 		cond_resched();
 	}
 	return ret;
+}
+
+/* "cow_timeout <seconds>": now for the current snapshot, and for later ones. */
+static int set_cow_timeout(struct cs_origin *o, const char *arg)
+{
+	struct cs_snap *s = current_snap(o);
+	u64 secs;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (parse_u64(arg, CRYPTSNAP_COW_TIMEOUT_MIN, CRYPTSNAP_COW_TIMEOUT_MAX,
+		      &secs))
+		return -EINVAL;
+	o->cow_timeout = secs;
+	if (s)
+		cs_snap_set_cow_timeout(s, secs);
+	return 0;
+}
+
+/* "mem_limit <bytes>": now for the current snapshot, and for later ones. */
+static int set_mem_limit(struct cs_origin *o, const char *arg)
+{
+	struct cs_snap *s = current_snap(o);
+	u64 bytes;
+
+	lockdep_assert_held(&o->ctl_lock);
+	/* 0 is the default; else at least the minimum. */
+	if (parse_u64(arg, 0, CRYPTSNAP_MEM_LIMIT_MAX, &bytes) ||
+	    (bytes && bytes < CRYPTSNAP_MEM_LIMIT_MIN))
+		return -EINVAL;
+	o->mem_limit = bytes;
+	if (s)
+		cs_snap_set_mem_limit(s, bytes);
+	return 0;
 }
 
 static int track_reset(struct cs_origin *o)
@@ -290,15 +340,15 @@ static int changes_page(struct cs_origin *o, unsigned long from,
 static int changes(struct cs_origin *o, unsigned int argc, char **argv,
 		   char *result, unsigned int maxlen)
 {
-	unsigned long from, max = CRYPTSNAP_MSG_MAX_EXTENTS;
+	u64 from, max = CRYPTSNAP_MSG_MAX_EXTENTS;
 
 	lockdep_assert_held(&o->ctl_lock);
 	if (argc < 2 || argc > 3)
 		return -EINVAL;
-	if (parse_ulong(argv[1], o->nr_chunks, &from))
+	if (parse_u64(argv[1], 0, o->nr_chunks, &from))
 		return -EINVAL;
 	if (argc == 3 &&
-	    (parse_ulong(argv[2], CRYPTSNAP_MSG_MAX_EXTENTS, &max) || !max))
+	    parse_u64(argv[2], 1, CRYPTSNAP_MSG_MAX_EXTENTS, &max))
 		return -EINVAL;
 	if (!current_snap(o) || !o->track.frozen)
 		return -EBUSY;
@@ -314,6 +364,10 @@ static int dispatch(struct cs_origin *o, unsigned int argc, char **argv,
 		return changes(o, argc, argv, result, maxlen);
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE))
 		return argc == 3 ? release(o, argv[1], argv[2]) : -EINVAL;
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_COW_TIMEOUT))
+		return argc == 2 ? set_cow_timeout(o, argv[1]) : -EINVAL;
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_MEM_LIMIT))
+		return argc == 2 ? set_mem_limit(o, argv[1]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE_UNCHANGED))
 		return argc == 2 ? release_unchanged(o, argv[1]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_SNAP_TAKE))

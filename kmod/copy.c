@@ -20,13 +20,18 @@
  *    (process context, one work item, never concurrent with itself)
  *    allocates, creates runs and submits.
  *  - @copies drops under s->lock, so once shutdown reads zero no
- *    completion touches the snapshot any more.
+ *    completion touches the snapshot any more.  A snapshot dropped with
+ *    copies in flight (a hung COW store) is orphaned instead: the last
+ *    copy to end puts the origin's reference, from a work item.
+ *  - A COW write that takes longer than @cow_timeout invalidates the
+ *    snapshot (the watchdog, once a second): every write it held goes on
+ *    to the origin, so a COW store that hangs instead of failing cannot
+ *    stall the VM.  The stuck copies keep their pages until they end.
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
-#include <linux/ioprio.h>
 #include <linux/lockdep.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -50,6 +55,8 @@ struct cs_copy {
 	unsigned int nr_pages;
 	sector_t sectors;
 	unsigned long error;
+	struct list_head cow_node;	/* on @cow_writes while it is written */
+	unsigned long started;		/* jiffies, when its COW write began */
 };
 
 /* Any context: wake the worker if one of its queues has work. */
@@ -124,8 +131,13 @@ static void submit_ready(struct cs_snap *s, struct bio_list *ready)
 	}
 }
 
-/* A copy is over, whatever its outcome: its pages go back to the pool. */
-static void copy_end_locked(struct cs_snap *s, struct cs_copy *job)
+/*
+ * A copy is over, whatever its outcome: its pages go back to the pool.
+ * Returns true when it was the last copy of an orphaned snapshot: the
+ * caller puts the origin's reference (cs_snap_put_orphan()) once it no
+ * longer touches the snapshot, after dropping the lock.
+ */
+static bool copy_end_locked(struct cs_snap *s, struct cs_copy *job)
 {
 	lockdep_assert_held(&s->lock);
 	if (s->state != CS_SNAP_ACTIVE) {
@@ -133,9 +145,11 @@ static void copy_end_locked(struct cs_snap *s, struct cs_copy *job)
 		list_del_init(&job->e->node);
 	}
 	cs_pool_give(s, job->pages, job->nr_pages);
-	if (!--s->copies)
-		wake_up(&s->copies_wait);
 	cs_copy_kick(s);
+	if (--s->copies)
+		return false;
+	wake_up(&s->copies_wait);
+	return s->orphaned;
 }
 
 static void copy_submit(struct cs_snap *s, struct cs_copy *job,
@@ -159,7 +173,7 @@ static void copy_submit(struct cs_snap *s, struct cs_copy *job,
 	 * async_io()'s multi-region read check, which has called fn itself;
 	 * calling it again would free the job twice.
 	 */
-	WARN_ON_ONCE(dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT));
+	WARN_ON_ONCE(cs_dm_io_async(&req, &where));
 }
 
 /* The COW write ended (interrupt context). */
@@ -168,8 +182,10 @@ static void write_done(unsigned long error, void *context)
 	struct cs_copy *job = context;
 	struct cs_snap *s = job->snap;
 	unsigned long flags;
+	bool orphan;
 
 	spin_lock_irqsave(&s->lock, flags);
+	list_del(&job->cow_node);
 	if (s->state == CS_SNAP_ACTIVE && error)
 		cs_snap_stop_locked(s, CS_SNAP_INVALID,
 				    CRYPTSNAP_REASON_COW_IO);
@@ -177,9 +193,11 @@ static void write_done(unsigned long error, void *context)
 		job->e->state = CS_EXC_ON_COW;
 		cs_snap_view_unpark(s, job->e);
 	}
-	copy_end_locked(s, job);
+	orphan = copy_end_locked(s, job);
 	spin_unlock_irqrestore(&s->lock, flags);
 	kfree(job);
+	if (orphan)
+		cs_snap_put_orphan(s);
 }
 
 /* The read of the old data ended (interrupt context): on to the worker. */
@@ -204,6 +222,7 @@ static void copy_write(struct cs_snap *s, struct cs_copy *job)
 {
 	struct cs_exception *e = job->e;
 	struct bio_list ready;
+	bool orphan;
 
 	bio_list_init(&ready);
 	spin_lock_irq(&s->lock);
@@ -211,12 +230,16 @@ static void copy_write(struct cs_snap *s, struct cs_copy *job)
 		cs_snap_stop_locked(s, CS_SNAP_INVALID,
 				    CRYPTSNAP_REASON_ORIGIN_IO);
 	if (s->state != CS_SNAP_ACTIVE) {
-		copy_end_locked(s, job);
+		orphan = copy_end_locked(s, job);
 		spin_unlock_irq(&s->lock);
 		kfree(job);
+		if (orphan)
+			cs_snap_put_orphan(s);
 		return;
 	}
 	e->state = CS_EXC_WRITING;
+	job->started = jiffies;
+	list_add_tail(&job->cow_node, &s->cow_writes);
 	if (exc_releasable(s, e))
 		exc_release(s, e, &ready);
 	spin_unlock_irq(&s->lock);
@@ -242,6 +265,12 @@ static unsigned long run_end(struct cs_snap *s, unsigned long c,
 	       !test_bit(end + 1, s->done.bits) && !cs_exc_lookup(s, end + 1))
 		end++;
 	return end;
+}
+
+/* What one run costs, as the slab allocator rounds it. */
+static size_t exc_bytes(void)
+{
+	return kmalloc_size_roundup(sizeof(struct cs_exception));
 }
 
 /*
@@ -273,6 +302,13 @@ static struct cs_copy *copy_create(struct cs_snap *s, unsigned long c,
 				    CRYPTSNAP_REASON_COW_FULL);
 		goto out_free;
 	}
+	/* Jobs are bounded by the pool; runs only by this budget. */
+	if (s->mem_used + exc_bytes() > READ_ONCE(s->mem_limit)) {
+		cs_snap_stop_locked(s, CS_SNAP_INVALID,
+				    CRYPTSNAP_REASON_MEMORY);
+		goto out_free;
+	}
+	s->mem_used += exc_bytes();
 	e->first = c;
 	e->last = end;
 	e->slot = s->next_slot;
@@ -379,6 +415,34 @@ static void handle_write(struct cs_snap *s, struct bio *bio)
 	spin_unlock_irq(&s->lock);
 	if (bio)
 		submit_bio_noacct(bio);
+}
+
+/*
+ * Once a second while the snapshot is active (system workqueue, so a
+ * worker stuck submitting cannot hold it up): a COW write older than the
+ * timeout means the COW store hangs.  Invalidating releases every write
+ * held for a copy; the hung copies end whenever the store answers.
+ */
+void cs_copy_watchdog(struct work_struct *work)
+{
+	struct cs_snap *s = container_of(to_delayed_work(work), struct cs_snap,
+					 watchdog);
+	struct cs_copy *oldest;
+	bool active;
+
+	spin_lock_irq(&s->lock);
+	oldest = list_first_entry_or_null(&s->cow_writes, struct cs_copy,
+					  cow_node);
+	if (s->state == CS_SNAP_ACTIVE && oldest &&
+	    time_after(jiffies, oldest->started + READ_ONCE(s->cow_timeout))) {
+		s->cow_hung = true;
+		cs_snap_stop_locked(s, CS_SNAP_INVALID,
+				    CRYPTSNAP_REASON_COW_TIMEOUT);
+	}
+	active = s->state == CS_SNAP_ACTIVE;
+	spin_unlock_irq(&s->lock);
+	if (active)
+		queue_delayed_work(system_wq, &s->watchdog, HZ);
 }
 
 /*

@@ -8,5 +8,6 @@ struct work_struct;
 void cs_copy_kick(struct cs_snap *s);
 void cs_copy_release_blocked(struct cs_snap *s);
 void cs_copy_work(struct work_struct *work);
+void cs_copy_watchdog(struct work_struct *work);
 
 #endif

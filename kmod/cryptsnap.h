@@ -10,5 +10,7 @@ int cs_target_register(void);
 void cs_target_unregister(void);
 int cs_view_register(void);
 void cs_view_unregister(void);
+int cs_snap_module_init(void);
+void cs_snap_module_exit(void);
 
 #endif

@@ -12,6 +12,9 @@ static int __init cryptsnap_init(void)
 {
 	int ret;
 
+	ret = cs_snap_module_init();
+	if (ret < 0)
+		goto err_snap;
 	ret = cs_target_register();
 	if (ret < 0)
 		goto err_target;
@@ -23,6 +26,8 @@ static int __init cryptsnap_init(void)
 err_view:
 	cs_target_unregister();
 err_target:
+	cs_snap_module_exit();
+err_snap:
 	return ret;
 }
 
@@ -30,6 +35,7 @@ static void __exit cryptsnap_exit(void)
 {
 	cs_view_unregister();
 	cs_target_unregister();
+	cs_snap_module_exit();
 }
 
 module_init(cryptsnap_init);

@@ -13,6 +13,46 @@
 static LIST_HEAD(origins);
 static DEFINE_MUTEX(origins_lock);
 
+/*
+ * Raise a device-mapper event on the mapped device ("dmsetup wait", the
+ * event counter of DM_DEV_STATUS), so userspace learns about a snapshot
+ * state change without polling.  dm_table_event() takes a mutex, and
+ * invalidations happen in interrupt context, hence a work item.  It is
+ * raised on every table of ours: only the live one has an event callback
+ * (a table being loaded has none yet), and a table leaves the list in
+ * its destructor, under @tables_lock, so none is freed under us.
+ */
+static void origin_event_work(struct work_struct *work)
+{
+	struct cs_origin *o = container_of(work, struct cs_origin, event_work);
+	struct cs_origin_table *t;
+
+	mutex_lock(&o->tables_lock);
+	list_for_each_entry(t, &o->tables, node)
+		dm_table_event(t->table);
+	mutex_unlock(&o->tables_lock);
+}
+
+void cs_origin_add_table(struct cs_origin *o, struct cs_origin_table *t)
+{
+	mutex_lock(&o->tables_lock);
+	list_add_tail(&t->node, &o->tables);
+	mutex_unlock(&o->tables_lock);
+}
+
+void cs_origin_del_table(struct cs_origin *o, struct cs_origin_table *t)
+{
+	mutex_lock(&o->tables_lock);
+	list_del(&t->node);
+	mutex_unlock(&o->tables_lock);
+}
+
+/* Any context. */
+void cs_origin_event(struct cs_origin *o)
+{
+	schedule_work(&o->event_work);
+}
+
 /* Same device, same geometry: a reloaded table may keep the state. */
 static bool same_origin(const struct cs_origin *a, const struct cs_origin *b)
 {
@@ -33,6 +73,9 @@ static struct cs_origin *origin_create(const struct cs_origin *key,
 	}
 	kref_init(&o->kref);
 	o->md_dev = key->md_dev;
+	INIT_WORK(&o->event_work, origin_event_work);
+	mutex_init(&o->tables_lock);
+	INIT_LIST_HEAD(&o->tables);
 	o->backing_dev = key->backing_dev;
 	o->dev_sectors = key->dev_sectors;
 	o->chunk_sectors = key->chunk_sectors;
@@ -42,13 +85,75 @@ static struct cs_origin *origin_create(const struct cs_origin *key,
 	strscpy(o->name, key->name, sizeof(o->name));
 	mutex_init(&o->ctl_lock);
 	o->set_state = CRYPTSNAP_SET_NONE;
+	o->cow_timeout = CRYPTSNAP_COW_TIMEOUT_DEFAULT;
 	if (cs_track_init(&o->track, o->nr_chunks, &o->ctl_lock)) {
+		mutex_destroy(&o->tables_lock);
 		mutex_destroy(&o->ctl_lock);
 		kfree(o);
 		*error = "Cannot allocate change map";
 		return ERR_PTR(-ENOMEM);
 	}
 	return o;
+}
+
+/*
+ * A table with another geometry (size, chunk size, backing device) for a
+ * mapped device that has state already gets state of its own, which
+ * replaces the old one when the table is resumed.  Refused while the
+ * old state has a snapshot: dm resumes the new table before it destroys
+ * the old one, so writes would reach the backing device uncopied while
+ * that snapshot still claims to be good.  Otherwise the old state is
+ * marked superseded, so no snapshot is taken on it meanwhile; undone by
+ * unsupersede() when the new state goes (a load that is cleared, or
+ * failed).  Returns NULL or an ERR_PTR.  Under origins_lock.
+ */
+static struct cs_origin *supersede(const struct cs_origin *key, char **error)
+{
+	struct cs_origin *o, *busy = NULL;
+
+	lockdep_assert_held(&origins_lock);
+	/* Check and mark in one pass under each ctl_lock: no snap_take between. */
+	list_for_each_entry(o, &origins, node) {
+		if (o->md_dev != key->md_dev)
+			continue;
+		mutex_lock(&o->ctl_lock);
+		if (rcu_access_pointer(o->snap))
+			busy = o;
+		else
+			o->superseded++;
+		mutex_unlock(&o->ctl_lock);
+		if (busy)
+			break;
+	}
+	if (!busy)
+		return NULL;
+	list_for_each_entry(o, &origins, node) {
+		if (o == busy)
+			break;
+		if (o->md_dev != key->md_dev)
+			continue;
+		mutex_lock(&o->ctl_lock);
+		o->superseded--;
+		mutex_unlock(&o->ctl_lock);
+	}
+	*error = "Cannot change size, chunk size or backing device while a snapshot exists (snap_drop first)";
+	return ERR_PTR(-EBUSY);
+}
+
+/* State for @md_dev went away: the others are no longer superseded by it. */
+static void unsupersede(dev_t md_dev)
+{
+	struct cs_origin *o;
+
+	lockdep_assert_held(&origins_lock);
+	list_for_each_entry(o, &origins, node) {
+		if (o->md_dev != md_dev)
+			continue;
+		mutex_lock(&o->ctl_lock);
+		if (o->superseded)
+			o->superseded--;
+		mutex_unlock(&o->ctl_lock);
+	}
 }
 
 /*
@@ -67,9 +172,14 @@ struct cs_origin *cs_origin_get(const struct cs_origin *key, char **error)
 			goto out;
 		}
 	}
+	o = supersede(key, error);
+	if (IS_ERR(o))
+		goto out;
 	o = origin_create(key, error);
 	if (!IS_ERR(o))
 		list_add_tail(&o->node, &origins);
+	else
+		unsupersede(key->md_dev);
 out:
 	mutex_unlock(&origins_lock);
 	return o;
@@ -81,12 +191,16 @@ static void origin_release(struct kref *kref)
 	struct cs_origin *o = container_of(kref, struct cs_origin, kref);
 
 	list_del(&o->node);
+	unsupersede(o->md_dev);
 	mutex_unlock(&origins_lock);
 
 	mutex_lock(&o->ctl_lock);
 	cs_origin_detach_snap(o);
 	mutex_unlock(&o->ctl_lock);
+	/* The snapshot can no longer queue it (it is DROPPED, not INVALID). */
+	cancel_work_sync(&o->event_work);
 	cs_track_destroy(&o->track);
+	mutex_destroy(&o->tables_lock);
 	mutex_destroy(&o->ctl_lock);
 	kfree(o);
 }

@@ -19,6 +19,8 @@
 #include <linux/device-mapper.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
+#include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/rbtree.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -38,7 +40,9 @@
 /*
  * Stop copying for good.  Every held origin bio goes to the origin, every
  * parked view read fails; runs with a copy in flight leave @pending when
- * the copy ends, the others now.
+ * the copy ends, the others now.  Turning invalid raises the origin's dm
+ * event (a work item, so from any context); once DROPPED the origin may
+ * be gone, so the snapshot forgets its event.
  */
 void cs_snap_stop_locked(struct cs_snap *s, enum cs_snap_state state,
 			 const char *reason)
@@ -50,9 +54,13 @@ void cs_snap_stop_locked(struct cs_snap *s, enum cs_snap_state state,
 		s->reason = reason;
 		DMERR_LIMIT("%s: snapshot %llu invalid: %s", s->name,
 			    (unsigned long long)s->counter, reason);
+		if (s->event)
+			schedule_work(s->event);
 	}
 	if (s->state != CS_SNAP_DROPPED)
 		WRITE_ONCE(s->state, state);
+	if (state == CS_SNAP_DROPPED)
+		s->event = NULL;
 	list_for_each_entry_safe(e, tmp, &s->pending, node) {
 		bio_list_merge(&s->deferred, &e->waiters);
 		bio_list_init(&e->waiters);
@@ -129,6 +137,38 @@ static int create_workers(struct cs_snap *s, char **error)
 	return 0;
 }
 
+/*
+ * Orphaned snapshots (dropped while COW writes hang) are put from this
+ * queue.  Each holds a module reference until then, and the module's
+ * exit destroys the queue, which waits for the last put_work to return:
+ * no module code runs after the module is gone.
+ */
+static struct workqueue_struct *release_wq;
+
+int cs_snap_module_init(void)
+{
+	release_wq = alloc_workqueue("cryptsnap-release", 0, 0);
+	return release_wq ? 0 : -ENOMEM;
+}
+
+void cs_snap_module_exit(void)
+{
+	destroy_workqueue(release_wq);
+}
+
+/* The last copy of an orphaned snapshot ended: put the origin's reference. */
+static void snap_put_work(struct work_struct *work)
+{
+	cs_snap_put(container_of(work, struct cs_snap, put_work));
+	module_put(THIS_MODULE);
+}
+
+/* Any context; the caller touches the snapshot no more. */
+void cs_snap_put_orphan(struct cs_snap *s)
+{
+	queue_work(release_wq, &s->put_work);
+}
+
 static void snap_init_fields(struct cs_snap *s, const struct cs_snap_params *p)
 {
 	kref_init(&s->kref);
@@ -138,6 +178,9 @@ static void snap_init_fields(struct cs_snap *s, const struct cs_snap_params *p)
 	s->chunk_shift = p->chunk_shift;
 	s->nr_chunks = p->nr_chunks;
 	s->counter = p->counter;
+	s->event = p->event;
+	s->cow_timeout = (unsigned long)p->cow_timeout * HZ;
+	cs_snap_set_mem_limit(s, p->mem_limit);
 	strscpy(s->name, p->name, sizeof(s->name));
 	s->exceptions = RB_ROOT;
 	INIT_LIST_HEAD(&s->pending);
@@ -148,6 +191,9 @@ static void snap_init_fields(struct cs_snap *s, const struct cs_snap_params *p)
 	bio_list_init(&s->deferred);
 	bio_list_init(&s->nopages);
 	init_waitqueue_head(&s->copies_wait);
+	INIT_LIST_HEAD(&s->cow_writes);
+	INIT_DELAYED_WORK(&s->watchdog, cs_copy_watchdog);
+	INIT_WORK(&s->put_work, snap_put_work);
 }
 
 static struct cs_snap *snap_create(const struct cs_snap_params *p,
@@ -208,6 +254,8 @@ struct cs_snap *cs_snap_create(const struct cs_snap_params *p, char **error)
 	struct cs_snap *s = snap_create(p, error);
 
 	memalloc_noio_restore(noio);
+	if (!IS_ERR(s))
+		queue_delayed_work(system_wq, &s->watchdog, HZ);
 	return s;
 }
 
@@ -222,35 +270,77 @@ static bool copies_idle(struct cs_snap *s)
 }
 
 /*
- * The origin lets go of the snapshot: no new write reaches it (the caller
- * unpublished it and waited for an RCU grace period).  Release every held
- * bio, wait for copies in flight, and stop the workers.  Views that still
- * hold a reference see DROPPED and fail their reads.
+ * The origin lets go of the snapshot and of its reference: no new write
+ * reaches it (the caller unpublished it and waited for an RCU grace
+ * period).  Release every held bio, wait for copies in flight, but never
+ * longer than the COW timeout, and not at all once a COW write is known
+ * to hang: a hung COW store must not hang the caller, who holds the
+ * origin's ctl_lock.  Copies still in flight then keep the snapshot (its
+ * pages, dm-io client, workqueue and devices) alive: the last of them
+ * puts the origin's reference.  Views that still hold a reference see
+ * DROPPED and fail their reads.
  */
 void cs_snap_shutdown(struct cs_snap *s)
 {
+	bool hung, orphan;
+
 	spin_lock_irq(&s->lock);
+	hung = s->cow_hung;
 	cs_snap_stop_locked(s, CS_SNAP_DROPPED, NULL);
 	spin_unlock_irq(&s->lock);
+	/* It does not re-arm once the snapshot is no longer active. */
+	cancel_delayed_work_sync(&s->watchdog);
 
 	/*
-	 * Wait for every copy (reads that end meanwhile are retired by the
-	 * worker).  The count drops under @lock, so once we see zero no
-	 * completion touches the snapshot any more.
+	 * The count drops under @lock, so once we see zero no completion
+	 * touches the snapshot any more.
 	 */
-	wait_event(s->copies_wait, copies_idle(s));
+	if (!hung)
+		wait_event_timeout(s->copies_wait, copies_idle(s),
+				   READ_ONCE(s->cow_timeout));
+	spin_lock_irq(&s->lock);
+	orphan = s->copies;
+	s->orphaned = orphan;
+	if (orphan)
+		__module_get(THIS_MODULE);
+	spin_unlock_irq(&s->lock);
+	if (orphan) {
+		DMWARN("%s: snapshot %llu dropped with COW writes stuck; freed when they end",
+		       s->name, (unsigned long long)s->counter);
+		return;
+	}
 	/* Nothing queues work once DROPPED and no copy is left. */
 	flush_workqueue(s->wq);
-	destroy_workqueue(s->wq);
-	s->wq = NULL;
-	dm_io_client_destroy(s->io_client);
-	s->io_client = NULL;
+	cs_snap_put(s);
+}
+
+/*
+ * The memory budget of the runs (copy.c accounts them).  0: 64 MiB or
+ * 1/16 of RAM, whichever is smaller.  The COW size bounds it as well:
+ * each run takes at least one COW slot.
+ */
+void cs_snap_set_mem_limit(struct cs_snap *s, u64 bytes)
+{
+	u64 ram = (u64)totalram_pages() << PAGE_SHIFT;
+
+	if (!bytes)
+		bytes = min_t(u64, CRYPTSNAP_MEM_LIMIT_DEFAULT, ram / 16);
+	WRITE_ONCE(s->mem_limit, bytes);
+}
+
+/* Applies to COW writes already in flight too. */
+void cs_snap_set_cow_timeout(struct cs_snap *s, unsigned int seconds)
+{
+	WRITE_ONCE(s->cow_timeout, (unsigned long)seconds * HZ);
 }
 
 static void snap_free(struct kref *kref)
 {
 	struct cs_snap *s = container_of(kref, struct cs_snap, kref);
 
+	/* No copy is in flight: nothing queues work or uses dm-io any more. */
+	destroy_workqueue(s->wq);
+	dm_io_client_destroy(s->io_client);
 	cs_exc_free_all(s);
 	cs_pool_destroy(s);
 	cs_bdev_close(&s->origin);

@@ -5,6 +5,7 @@
 #include <linux/bio.h>
 #include <linux/list.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 
 struct cs_snap;
 
@@ -16,7 +17,11 @@ struct cs_snap_params {
 	unsigned int chunk_shift;
 	unsigned long nr_chunks;
 	u64 counter;			/* generation counter of this snapshot */
+	unsigned int cow_timeout;	/* seconds a COW write may take */
+	u64 mem_limit;			/* bytes of runs, 0: the default */
 	const char *name;		/* for log lines */
+	/* Queued when the snapshot turns invalid (the origin's dm event). */
+	struct work_struct *event;
 };
 
 /*
@@ -47,6 +52,8 @@ struct cs_snap *cs_snap_create(const struct cs_snap_params *p,
 			       char **error);
 void cs_snap_stop(struct cs_snap *s);
 void cs_snap_shutdown(struct cs_snap *s);
+void cs_snap_set_cow_timeout(struct cs_snap *s, unsigned int seconds);
+void cs_snap_set_mem_limit(struct cs_snap *s, u64 bytes);
 void cs_snap_get(struct cs_snap *s);
 void cs_snap_put(struct cs_snap *s);
 

@@ -67,6 +67,7 @@ struct cs_snap {
 	spinlock_t lock;
 	enum cs_snap_state state;
 	const char *reason;		/* why invalid */
+	struct work_struct *event;	/* the origin's; NULL once DROPPED */
 
 	struct cs_bdev origin, cow;
 	sector_t dev_sectors;
@@ -74,6 +75,8 @@ struct cs_snap {
 	unsigned long nr_chunks;
 	unsigned long cow_chunks;
 	unsigned long next_slot;
+	u64 mem_used;			/* bytes of runs, under @lock */
+	u64 mem_limit;			/* READ_ONCE */
 	unsigned long max_run;		/* chunks per job */
 	u64 counter;
 	char name[32];
@@ -97,6 +100,24 @@ struct cs_snap {
 	unsigned int copies;		/* in flight, under @lock */
 	wait_queue_head_t copies_wait;
 
+	/*
+	 * A COW store that hangs instead of failing (copy.c): copies whose
+	 * COW write is in flight, oldest first, under @lock; the watchdog
+	 * invalidates the snapshot when the oldest is older than
+	 * @cow_timeout (jiffies, READ_ONCE).
+	 */
+	struct list_head cow_writes;
+	unsigned long cow_timeout;
+	struct delayed_work watchdog;
+	bool cow_hung;			/* the watchdog fired, under @lock */
+	/*
+	 * Dropped with copies still in flight: the origin's reference goes
+	 * with the last of them (@put_work, process context), so the memory
+	 * and devices dm-io may still touch outlive it.  Under @lock.
+	 */
+	bool orphaned;
+	struct work_struct put_work;
+
 	struct workqueue_struct *wq;
 	struct work_struct work;
 	struct dm_io_client *io_client;
@@ -110,5 +131,6 @@ static inline sector_t chunk_to_sector(const struct cs_snap *s,
 
 void cs_snap_stop_locked(struct cs_snap *s, enum cs_snap_state state,
 			 const char *reason);
+void cs_snap_put_orphan(struct cs_snap *s);
 
 #endif

@@ -26,6 +26,7 @@ struct cs_target {
 	unsigned int chunk_shift;
 	unsigned long nr_chunks;
 	struct cs_origin *origin;
+	struct cs_origin_table link;	/* on the origin's table list */
 };
 
 static int parse_chunk_size(struct dm_target *ti, const char *arg,
@@ -52,7 +53,7 @@ static int parse_chunk_size(struct dm_target *ti, const char *arg,
 		ti->error = "Chunk size larger than the backing device";
 		return -EINVAL;
 	}
-	if (DIV_ROUND_UP_SECTOR_T(dev_sectors, chunk) > CRYPTSNAP_MAX_CHUNKS) {
+	if ((u64)DIV_ROUND_UP_SECTOR_T(dev_sectors, chunk) > CS_MAX_CHUNKS) {
 		ti->error = "Too many chunks: use a larger chunk size";
 		return -EINVAL;
 	}
@@ -101,6 +102,8 @@ static int attach_origin(struct dm_target *ti, struct cs_target *cs)
 	cs->origin = cs_origin_get(&key, &ti->error);
 	if (IS_ERR(cs->origin))
 		return PTR_ERR(cs->origin);
+	cs->link.table = ti->table;
+	cs_origin_add_table(cs->origin, &cs->link);
 	return 0;
 }
 
@@ -168,6 +171,7 @@ static void cs_dtr(struct dm_target *ti)
 {
 	struct cs_target *cs = ti->private;
 
+	cs_origin_del_table(cs->origin, &cs->link);
 	cs_origin_put(cs->origin);
 	dm_put_device(ti, cs->dev);
 	kfree(cs);
@@ -177,6 +181,21 @@ static void cs_dtr(struct dm_target *ti)
 static bool bio_changes_data(struct bio *bio)
 {
 	return op_is_write(bio_op(bio)) && bio_sectors(bio);
+}
+
+/*
+ * Every write-type bio is counted in flight from map() to here (the
+ * snap_take quiescence check); its op does not change on the way, and
+ * its size does, so the test is on the op alone.
+ */
+static int cs_end_io(struct dm_target *ti, struct bio *bio,
+		     blk_status_t *error)
+{
+	struct cs_target *cs = ti->private;
+
+	if (op_is_write(bio_op(bio)))
+		atomic_dec(&cs->origin->writes);
+	return DM_ENDIO_DONE;
 }
 
 /*
@@ -190,8 +209,11 @@ static int cs_map(struct dm_target *ti, struct bio *bio)
 	unsigned long first, last;
 
 	bio_set_dev(bio, cs->dev->bdev);
-	if (!bio_changes_data(bio))
+	if (!bio_changes_data(bio)) {
+		if (op_is_write(bio_op(bio)))	/* an empty flush */
+			atomic_inc(&cs->origin->writes);
 		return DM_MAPIO_REMAPPED;
+	}
 	first = bio->bi_iter.bi_sector >> cs->chunk_shift;
 	last = (bio_end_sector(bio) - 1) >> cs->chunk_shift;
 	return cs_origin_map_write(cs->origin, bio, first, last);
@@ -261,6 +283,7 @@ static struct target_type cs_target_type = {
 	.ctr = cs_ctr,
 	.dtr = cs_dtr,
 	.map = cs_map,
+	.end_io = cs_end_io,
 	.status = cs_status,
 	.message = cs_message,
 	.iterate_devices = cs_iterate_devices,

@@ -46,9 +46,23 @@ t_check "same generation, snapshot still active" \
 cs_touch /dev/mapper/cs240 70
 t_check "view unchanged across the reload" cmp /dev/mapper/v240 /tmp/24.v0
 t_check "tracking continued across the reload" test "$(cs_changed cs240)" -gt 0
-# A different chunk size is a different origin: new generation, the old
-# snapshot is dropped with the old table and its view fails.
-t_check "reload origin 0 with another chunk size" bash -c \
+# A different chunk size is a different origin: refused while the
+# snapshot exists (dm would resume the new table, whose writes are not
+# copied, before dropping the old one), and while such a table is loaded
+# no snapshot may be taken.  After snap_drop: new generation, and the
+# view of the dropped snapshot fails.
+t_refuse "reload origin 0 with another chunk size under a snapshot is refused" \
+	dmsetup reload cs240 --table "0 $SZ cryptsnap /dev/mapper/l240 64"
+t_check "the snapshot is still active and its view unchanged" bash -c \
+	"test \"\$(dmsetup status cs240 | awk '{print \$10}')\" = active && cmp /dev/mapper/v240 /tmp/24.v0"
+t_check "snap_drop" cs_msg cs240 snap_drop
+t_check "reload origin 0 with another chunk size (loaded, not resumed)" \
+	dmsetup reload cs240 --table "0 $SZ cryptsnap /dev/mapper/l240 64"
+t_refuse "no snapshot while a table with another geometry is loaded" \
+	cs_msg cs240 snap_take /dev/vdd
+t_check "clear the loaded table: snapshots allowed again" bash -c \
+	"dmsetup clear cs240 && dmsetup message cs240 0 snap_take /dev/vdd && dmsetup message cs240 0 snap_drop"
+t_check "reload origin 0 with another chunk size, no snapshot" bash -c \
 	"dmsetup reload cs240 --table '0 $SZ cryptsnap /dev/mapper/l240 64' && dmsetup resume cs240"
 t_check "new geometry: new generation, no snapshot" \
 	test "$(cs_field cs240 3 | grep -vx "$uuid") $(cs_state cs240) $(cs_field cs240 0)" = "$(cs_field cs240 3) none 64"

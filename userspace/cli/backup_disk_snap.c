@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cryptsnap-dm.h"
 #include "cli/backup_disk.h"
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
@@ -134,10 +135,29 @@ void bk_decide_mode(struct bk *b)
 		b->incremental = 1;
 }
 
+/* What the admin can do about each reason the kernel gives. */
+static const char *invalid_hint(const char *state)
+{
+	const char *reason = strchr(state, ':');
+
+	reason = reason ? reason + 1 : "";
+	if (!strcmp(reason, CRYPTSNAP_REASON_COW_TIMEOUT))
+		return "the COW store stopped answering; check the storage under it";
+	if (!strcmp(reason, CRYPTSNAP_REASON_MEMORY))
+		return "the kernel memory budget of the snapshot ran out; raise it or back up "
+		       "when fewer writes happen";
+	if (!strcmp(reason, CRYPTSNAP_REASON_ORIGIN_IO))
+		return "the disk could not be read";
+	if (!strcmp(reason, CRYPTSNAP_REASON_COW_IO))
+		return "the COW store failed a write";
+	return "COW store, or the free space under it, too small for the writes meanwhile? "
+	       "see --cow-size";
+}
+
 /*
- * After a failure touching the snapshot: when the kernel invalidated it
- * (COW store full or failing), say so, since that is the cause the admin
- * can act on.  Returns 1 if it did.
+ * After a failure touching the snapshot: when the kernel invalidated it,
+ * say so in one line, since that is the cause the admin can act on.
+ * Returns 1 if it did.
  */
 int bk_snapshot_invalid(struct bk *b)
 {
@@ -145,10 +165,10 @@ int bk_snapshot_invalid(struct bk *b)
 
 	if (origin_status(b->d.origin, &st) || strncmp(st.snap_state, "invalid", 7))
 		return 0;
-	fail_errno("backup", 0, "snapshot of %s became %s during the backup (COW store of %" PRIu64
-		 " MiB, or the free space of %s, too small for the writes meanwhile? see "
-		 "--cow-size); the VM was not affected and no change is lost", b->d.name,
-		 st.snap_state, (b->cow_size ? b->cow_size : b->d.cow_size) >> 20, b->d.cow_dir);
+	fail_errno("backup", 0, "snapshot of %s became %s during the backup (%s; COW store of %"
+		   PRIu64 " MiB in %s); backup stopped, nothing stored, no change is lost and the "
+		   "VM was not affected", b->d.name, st.snap_state, invalid_hint(st.snap_state),
+		   (b->cow_size ? b->cow_size : b->d.cow_size) >> 20, b->d.cow_dir);
 	return 1;
 }
 

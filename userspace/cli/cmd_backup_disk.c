@@ -185,6 +185,11 @@ static int begin(struct bk *b)
  * once it spans RELEASE_BATCH bytes or RELEASE_EVERY seconds have passed,
  * and once more when reading is done.  Holding a release back only costs
  * copies, never correctness.
+ *
+ * A release is also the backup's check that its snapshot is still good:
+ * the kernel refuses it (EIO) once the snapshot turned invalid, and the
+ * backup stops there (within RELEASE_EVERY or RELEASE_BATCH of it);
+ * copy_chunks() says why.
  */
 #define RELEASE_BATCH	(32ULL << 20)
 #define RELEASE_EVERY	0.25
@@ -200,7 +205,7 @@ static int release_flush(struct bk *b)
 	b->releases++;
 	b->released_to = to;
 	b->released_at = now_seconds();
-	return r == -EIO ? 0 : r;	/* invalid: copy_chunks() says so */
+	return r;	/* -EIO: invalid, copy_chunks() says so */
 }
 
 static int release_read(uint64_t off, uint64_t len, void *arg)
