@@ -190,9 +190,9 @@ static void test_values(void **state)
 		      "[disk \"d\"]\nchunk-size = 3K\n"
 		      "[disk \"e\"]\nchunk-size = 16M\n"
 		      "[disk \"f\"]\nchunk-size = 4K\n",
-		      "t.conf:2: cow-size = 12Q: not a size (a number with an optional K, M or G suffix)",
+		      "t.conf:2: cow-size = 12Q: not a size (a number with an optional K, M, G, T or P suffix)",
 		      "t.conf:4: cow-size = 512K: smaller than 1M",
-		      "t.conf:6: cow-size = -1G: not a size (a number with an optional K, M or G suffix)",
+		      "t.conf:6: cow-size = -1G: not a size (a number with an optional K, M, G, T or P suffix)",
 		      "t.conf:10: chunk-size = 3K: not a power of two from 4K to 8M",
 		      "t.conf:12: chunk-size = 16M: not a power of two from 4K to 8M", NULL);
 	expect_errors("[defaults]\nkeep-daily = -1\n[disk \"a\"]\nkeep-daily = 7x\n"

@@ -192,14 +192,14 @@ static const char *set_value(struct parse *p, struct config_section *s, const st
 		return NULL;
 	case K_SIZE:
 		if (v[0] < '0' || v[0] > '9' || parse_size(v, &sz))
-			return "not a size (a number with an optional K, M or G suffix)";
+			return "not a size (a number with an optional K, M, G, T or P suffix)";
 		if (sz < (1 << 20))
 			return "smaller than 1M";
 		*(uint64_t *)field = sz;
 		return NULL;
 	case K_CHUNK:
 		if (v[0] < '0' || v[0] > '9' || parse_size(v, &sz))
-			return "not a size (a number with an optional K, M or G suffix)";
+			return "not a size (a number with an optional K, M, G, T or P suffix)";
 		if (sz < 4096 || sz > (8 << 20) || (sz & (sz - 1)))
 			return "not a power of two from 4K to 8M";
 		*(uint32_t *)field = (uint32_t)sz;
