@@ -27,6 +27,9 @@ t1=$(date +%s)
 echo "# check-debug: kernel and module ready in $((t1 - t0))s"
 
 export CRYPTSNAP_KROOT=$kroot
+# KASAN announces itself at KERN_INFO, which the default console level (6)
+# hides; the banner check below needs it on the console.
+export CRYPTSNAP_LOGLEVEL=7
 # shellcheck disable=SC2086
 $VM_RUN --check ${CRYPTSNAP_ONLY:+--only "$CRYPTSNAP_ONLY"} \
 	--timeout "${CRYPTSNAP_DEBUG_TIMEOUT:-14400}" "$rel"

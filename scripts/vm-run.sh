@@ -71,7 +71,7 @@ timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 	-machine q35 -accel tcg,thread=${CRYPTSNAP_TCG_THREAD:-single} -cpu ${CRYPTSNAP_CPU:-max,-cx16} -smp ${CRYPTSNAP_SMP:-2} -m 3072 \
 	-nodefaults -display none -no-reboot \
 	-kernel "$VMLINUZ" -initrd "$WORK/initrd.zst" \
-	-append "console=ttyS0 panic=-1 loglevel=6 rdinit=/init cryptsnap.mode=$mode cryptsnap.only=$only$envs" \
+	-append "console=ttyS0 panic=-1 loglevel=${CRYPTSNAP_LOGLEVEL:-6} rdinit=/init cryptsnap.mode=$mode cryptsnap.only=$only$envs" \
 	-chardev file,id=con,path="$WORK/console.log" -device isa-serial,chardev=con \
 	-chardev file,id=out,path="$WORK/out.log" -device isa-serial,chardev=out \
 	"${disks[@]}" </dev/null &
