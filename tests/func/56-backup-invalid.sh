@@ -36,7 +36,7 @@ t_check "protect" cryptsnap protect raw56 --vault "$VAULT" --key-file "$KEY" --c
 	--pre-freeze /tmp/56.pre --post-thaw /tmp/56.post
 O=cryptsnap-raw56
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
-npoints() { cryptsnap points --vault "$VAULT" | grep -c .; }
+npoints() { cryptsnap points --vault "$VAULT" --json | grep -c '"id"'; }
 before=$(npoints)
 
 # Watch the origin's dm events: note when the snapshot turns invalid.

@@ -34,6 +34,7 @@ static int vault_init_main(int argc, char **argv)
 	};
 	struct vault_init_opts o = { 0 };
 	char kek_path[PATH_MAX];
+	struct vault *v = NULL;
 	uint64_t cs;
 	int c, r;
 
@@ -60,6 +61,14 @@ static int vault_init_main(int argc, char **argv)
 		return fail_kek("vault init", r, o.kek_file);
 	if (r < 0)
 		return fail("vault init", r, "cannot create vault %s", argv[optind]);
+	/* Its catalogue of points starts empty now, so that no later command
+	 * takes it for a vault of an older build that never had one. */
+	r = cli_vault("vault init", argv[optind], 1, o.kek_file, &v);
+	if (!r)
+		r = cli_catalogue_ensure("vault init", v);
+	vault_close(v);
+	if (r)
+		return r;
 	printf("vault %s created; KEK: %s (%s)\n", argv[optind], kek_path,
 	       o.kek_file ? "customer-managed" : "vault-managed");
 	return EXIT_OK;
