@@ -40,14 +40,21 @@ npoints() { cryptsnap points --vault "$VAULT" --json | grep -c '"id"'; }
 before=$(npoints)
 
 # Watch the origin's dm events: note when the snapshot turns invalid.
+# The backup drops its snapshot as soon as it sees it invalid, so the
+# watcher can wake to a snapshot already gone: an active snapshot that
+# vanished while the backup runs was invalidated (the backup never drops
+# a good one before it ends), and counts from that moment.
 watch_invalid() {
-	local ev
+	local ev st seen=0
 	rm -f /tmp/56.tinv
 	while [ ! -e /tmp/56.stopwatch ]; do
 		ev=$(dmsetup info -c --noheadings -o events $O 2>/dev/null | tr -d ' ')
-		if dmsetup status $O 2>/dev/null | grep -q ' invalid:'; then
-			date +%s.%N >/tmp/56.tinv; return
-		fi
+		st=$(dmsetup status $O 2>/dev/null | awk '{print $10}')	# field 6: snapshot state
+		case $st in
+		invalid:*) date +%s.%N >/tmp/56.tinv; return ;;
+		active) seen=1 ;;
+		*) [ $seen = 1 ] && { date +%s.%N >/tmp/56.tinv; return; } ;;
+		esac
 		timeout 2 dmsetup wait $O "${ev:-0}" >/dev/null 2>&1
 	done
 }
