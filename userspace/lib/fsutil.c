@@ -78,6 +78,17 @@ static int write_tmp(int dirfd, const char *tmp, const void *buf, size_t len,
 	return r;
 }
 
+/* tmp becomes path: renamed over it, or linked (never replacing). */
+static int publish_tmp(int dirfd, const char *tmp, const char *path, unsigned int flags)
+{
+	if (!(flags & WFA_NOREPLACE))
+		return renameat(dirfd, tmp, dirfd, path) < 0 ? -errno : 0;
+	if (linkat(dirfd, tmp, dirfd, path, 0) < 0)
+		return -errno;
+	unlinkat(dirfd, tmp, 0);
+	return 0;
+}
+
 int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
 			 const void *buf, size_t len, unsigned int flags)
 {
@@ -85,13 +96,11 @@ int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
 
 	if (r)
 		return r;
-	if (renameat(dirfd, tmp, dirfd, path) < 0) {
-		r = -errno;
-		if (r == -ENOENT && (flags & WFA_MKDIRS)) {
-			r = mkdir_parents_at(dirfd, path);
-			if (!r && renameat(dirfd, tmp, dirfd, path) < 0)
-				r = -errno;
-		}
+	r = publish_tmp(dirfd, tmp, path, flags);
+	if (r == -ENOENT && (flags & WFA_MKDIRS)) {
+		r = mkdir_parents_at(dirfd, path);
+		if (!r)
+			r = publish_tmp(dirfd, tmp, path, flags);
 	}
 	if (r) {
 		unlinkat(dirfd, tmp, 0);

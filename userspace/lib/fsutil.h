@@ -20,11 +20,13 @@ int fsync_parent_at(int dirfd, const char *path);
 enum {
 	WFA_EXCL = 1,		/* tmp must not exist yet */
 	WFA_MKDIRS = 2,		/* create missing directories above path */
+	WFA_NOREPLACE = 4,	/* publish with link(): -EEXIST if path exists */
 };
 
 /*
- * Writes buf to tmp (0600), fsyncs it, renames it to path and fsyncs
- * path's directory.  On failure tmp is removed and path is untouched.
+ * Writes buf to tmp (0600), fsyncs it, renames it to path (or links it
+ * there, WFA_NOREPLACE) and fsyncs path's directory.  On failure tmp is
+ * removed and path is untouched.
  */
 int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
 			 const void *buf, size_t len, unsigned int flags);

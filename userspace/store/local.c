@@ -103,7 +103,10 @@ static int make_dirs(int dirfd, const char *name)
 	return 0;
 }
 
-static int local_put(struct backend *b, const char *name, const void *buf, size_t len)
+/* Through tmp/: a put replaces the object, a put_new (WFA_NOREPLACE,
+ * published by link()) fails with -EEXIST instead. */
+static int put_obj(struct backend *b, const char *name, const void *buf, size_t len,
+		   unsigned int flags)
 {
 	struct local *l = to_local(b);
 	char tmp[64];
@@ -118,38 +121,18 @@ static int local_put(struct backend *b, const char *name, const void *buf, size_
 		r = make_dirs(l->dirfd, name);
 	if (r < 0)
 		return r;
-	return write_file_atomic_at(l->dirfd, name, tmp, buf, len, WFA_EXCL);
+	return write_file_atomic_at(l->dirfd, name, tmp, buf, len, WFA_EXCL | flags);
 }
 
-/* Publishes by link(), which never replaces an existing name. */
+static int local_put(struct backend *b, const char *name, const void *buf, size_t len)
+{
+	return put_obj(b, name, buf, len, 0);
+}
+
 static int local_put_new(struct backend *b, const char *name, const void *buf,
 			 size_t len)
 {
-	struct local *l = to_local(b);
-	char tmp[64];
-	int fd, r;
-
-	if (!name_ok(name))
-		return -EINVAL;
-	r = tmp_name(tmp, sizeof(tmp));
-	if (!r)
-		r = make_dirs(l->dirfd, tmp);
-	if (!r)
-		r = make_dirs(l->dirfd, name);
-	if (r < 0)
-		return r;
-	fd = openat(l->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	r = write_full(fd, buf, len);
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	if (!r && linkat(l->dirfd, tmp, l->dirfd, name, 0) < 0)
-		r = -errno;
-	unlinkat(l->dirfd, tmp, 0);
-	return r ? r : fsync_parent_at(l->dirfd, name);
+	return put_obj(b, name, buf, len, WFA_NOREPLACE);
 }
 
 static int open_obj(struct local *l, const char *name)
@@ -280,28 +263,31 @@ static int local_del(struct backend *b, const char *name)
 	return fsync_parent_at(l->dirfd, name);
 }
 
+static int stat_obj(struct backend *b, const char *name, struct stat *st)
+{
+	if (!name_ok(name))
+		return -EINVAL;
+	return fstatat(to_local(b)->dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
 static int local_size(struct backend *b, const char *name, uint64_t *size)
 {
 	struct stat st;
+	int r = stat_obj(b, name, &st);
 
-	if (!name_ok(name))
-		return -EINVAL;
-	if (fstatat(to_local(b)->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	*size = (uint64_t)st.st_size;
-	return 0;
+	if (!r)
+		*size = (uint64_t)st.st_size;
+	return r;
 }
 
 static int local_mtime(struct backend *b, const char *name, int64_t *mtime)
 {
 	struct stat st;
+	int r = stat_obj(b, name, &st);
 
-	if (!name_ok(name))
-		return -EINVAL;
-	if (fstatat(to_local(b)->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	*mtime = (int64_t)st.st_mtime;
-	return 0;
+	if (!r)
+		*mtime = (int64_t)st.st_mtime;
+	return r;
 }
 
 static int local_cleanup(struct backend *b, int64_t older_than)
