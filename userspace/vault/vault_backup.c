@@ -36,27 +36,16 @@ static int load_base(struct vault_backup *vb, const char *base)
 
 /* Packs are gone: a base whose blobs were in them cannot stand in for the
  * chunks an incremental backup does not read (-ESTALE: back up in full). */
+static int listed(const uint8_t *id, int is_seg, void *arg)
+{
+	return bindex_get(arg, id, NULL) ? 0 : -ESTALE;
+}
+
 static int base_intact(struct vault_backup *vb)
 {
-	seg_id_t *ids = malloc((size_t)vb->v->seg_chunks * SEG_ID_LEN);
-	const struct manifest *m = &vb->base;
-	uint64_t s;
-	uint32_t i;
-	int r = ids ? 0 : -ENOMEM;
+	int r = vault_point_walk(vb->v, &vb->bi, &vb->ctx, &vb->base, listed, &vb->bi, NULL);
 
-	for (s = 0; !r && s < m->nsegs; s++) {
-		if (seg_is_zero_id(m->segs[s]))
-			continue;
-		if (!bindex_get(&vb->bi, m->segs[s], NULL))
-			r = -ESTALE;
-		else if (vault_seg_load(vb->v, &vb->bi, &vb->ctx, m, s, ids) < 0)
-			r = -ESTALE;
-		for (i = 0; !r && i < manifest_seg_len(m, s); i++)
-			if (!seg_is_zero_id(ids[i]) && !bindex_get(&vb->bi, ids[i], NULL))
-				r = -ESTALE;
-	}
-	free(ids);
-	return r;
+	return r == -EUCLEAN ? -ESTALE : r;
 }
 
 static int init_manifest(struct vault_backup *vb, const struct vault_backup_opts *o)

@@ -20,7 +20,6 @@ struct gc {
 	struct vault *v;
 	struct bindex bi, live;
 	struct blob_ctx c;
-	seg_id_t *ids;
 	struct gc_stats *st;
 	int64_t now;
 	struct name_list young;		/* index objects inside the grace period */
@@ -86,11 +85,23 @@ static int mark(struct gc *g, const char *point, const uint8_t *id)
 	return r < 0 ? r : 0;
 }
 
+struct mark_arg {
+	struct gc *g;
+	const char *point;
+};
+
+static int mark_blob(const uint8_t *id, int is_seg, void *arg)
+{
+	struct mark_arg *a = arg;
+
+	return mark(a->g, a->point, id);
+}
+
 static int mark_point(struct gc *g, const char *id)
 {
+	struct mark_arg a = { g, id };
 	struct manifest m;
-	uint64_t s;
-	uint32_t i;
+	uint64_t bad = UINT64_MAX;	/* set by the walk: unreadable segment */
 	int r;
 
 	r = vault_point_load(g->v, &g->c, id, &m);
@@ -99,21 +110,11 @@ static int mark_point(struct gc *g, const char *id)
 	if (r < 0)
 		return refuse(g, r == -ENOMEM ? r : -EUCLEAN,
 			      "point %s cannot be read and authenticated", id);
-	for (s = 0; !r && s < m.nsegs; s++) {
-		if (seg_is_zero_id(m.segs[s]))
-			continue;
-		r = mark(g, id, m.segs[s]);
-		if (r > 0) {
-			r = 0;		/* segment lost: its chunks are unknown */
-			continue;
-		}
-		if (!r && vault_seg_load(g->v, &g->bi, &g->c, &m, s, g->ids) < 0)
-			r = refuse(g, -EUCLEAN, "segment %llu of point %s cannot be "
-				   "read and authenticated", (unsigned long long)s, id);
-		for (i = 0; !r && i < manifest_seg_len(&m, s); i++)
-			if (!seg_is_zero_id(g->ids[i]))
-				r = MIN(mark(g, id, g->ids[i]), 0);
-	}
+	/* A lost segment (mark > 0) leaves its chunks unknown. */
+	r = vault_point_walk(g->v, &g->bi, &g->c, &m, mark_blob, &a, &bad);
+	if (bad != UINT64_MAX)
+		r = refuse(g, -EUCLEAN, "segment %llu of point %s cannot be "
+			   "read and authenticated", (unsigned long long)bad, id);
 	manifest_free(&m);
 	g->st->points++;
 	return r;
@@ -298,9 +299,6 @@ int vault_gc_at(struct vault *v, int64_t now, struct gc_stats *st)
 	memset(st, 0, sizeof(*st));
 	if (!v->lock)
 		return -ENOLCK;
-	g.ids = malloc((size_t)v->seg_chunks * SEG_ID_LEN);
-	if (!g.ids)
-		return -ENOMEM;
 	r = bindex_init(&g.bi);
 	if (!r)
 		r = bindex_init(&g.live);
@@ -314,7 +312,6 @@ int vault_gc_at(struct vault *v, int64_t now, struct gc_stats *st)
 	name_list_free(&g.young);
 	name_list_free(&g.keep);
 	name_list_free(&g.packs);
-	free(g.ids);
 	return r;
 }
 

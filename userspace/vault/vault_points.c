@@ -168,3 +168,34 @@ int vault_seg_load(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 	free(buf);
 	return r;
 }
+
+int vault_point_walk(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+		     const struct manifest *m,
+		     int (*fn)(const uint8_t *id, int is_seg, void *arg), void *arg,
+		     uint64_t *bad_seg)
+{
+	seg_id_t *ids = malloc((size_t)m->seg_chunks * SEG_ID_LEN);
+	uint64_t s;
+	uint32_t i;
+	int r = ids ? 0 : -ENOMEM;
+
+	for (s = 0; !r && s < m->nsegs; s++) {
+		if (seg_is_zero_id(m->segs[s]))
+			continue;
+		r = fn(m->segs[s], 1, arg);
+		if (r) {
+			r = r < 0 ? r : 0;	/* > 0: segment lost, chunks unknown */
+			continue;
+		}
+		if (vault_seg_load(v, bi, c, m, s, ids) < 0) {
+			if (bad_seg)
+				*bad_seg = s;
+			r = -EUCLEAN;
+		}
+		for (i = 0; !r && i < manifest_seg_len(m, s); i++)
+			if (!seg_is_zero_id(ids[i]) && (r = fn(ids[i], 0, arg)) > 0)
+				r = 0;
+	}
+	free(ids);
+	return r;
+}

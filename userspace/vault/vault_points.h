@@ -35,4 +35,17 @@ int vault_point_for_each(struct vault *v, int skip_gone,
 int vault_seg_load(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 		   const struct manifest *m, uint64_t s, seg_id_t *ids);
 
+/*
+ * Every blob a point needs, for fn: each segment's id (is_seg 1), then the
+ * non-zero chunk ids it lists (is_seg 0).  fn returns < 0 to stop the walk
+ * with that error, > 0 for a segment to skip its chunks (the segment is
+ * lost), otherwise 0; a chunk's > 0 counts as 0.  A segment that cannot be
+ * read and authenticated stops it with -EUCLEAN and its number in
+ * *bad_seg (when not NULL).
+ */
+int vault_point_walk(struct vault *v, struct bindex *bi, struct blob_ctx *c,
+		     const struct manifest *m,
+		     int (*fn)(const uint8_t *id, int is_seg, void *arg), void *arg,
+		     uint64_t *bad_seg);
+
 #endif

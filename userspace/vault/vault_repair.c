@@ -304,30 +304,26 @@ static int judge(const struct bindex *bi, const uint8_t *id, const uint8_t *pres
 	return add_once(&d->packs, name) < 0 ? -ENOMEM : 1;
 }
 
+struct judge_arg {
+	const struct bindex *bi;
+	const uint8_t *present;
+	struct point_damage *d;
+};
+
+static int judge_blob(const uint8_t *id, int is_seg, void *arg)
+{
+	struct judge_arg *a = arg;
+
+	return judge(a->bi, id, a->present, a->d);
+}
+
 int vault_point_damage(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 		       const struct manifest *m, const uint8_t *present,
 		       struct point_damage *d)
 {
-	seg_id_t *ids = malloc((size_t)m->seg_chunks * SEG_ID_LEN);
-	uint64_t s;
-	uint32_t i;
-	int r = ids ? 0 : -ENOMEM;
+	struct judge_arg a = { bi, present, d };
+	int r = vault_point_walk(v, bi, c, m, judge_blob, &a, NULL);
 
-	for (s = 0; !r && s < m->nsegs; s++) {
-		if (seg_is_zero_id(m->segs[s]))
-			continue;
-		r = judge(bi, m->segs[s], present, d);
-		if (r)
-			r = r < 0 ? r : 0;
-		else if (vault_seg_load(v, bi, c, m, s, ids) < 0)
-			r = -EUCLEAN;
-		else
-			for (i = 0; r >= 0 && i < manifest_seg_len(m, s); i++)
-				if (!seg_is_zero_id(ids[i]))
-					r = judge(bi, ids[i], present, d);
-		r = r < 0 ? r : 0;
-	}
-	free(ids);
 	name_list_sort(&d->packs);
 	return r;
 }
