@@ -35,12 +35,23 @@ int mkdir_p(const char *path)
 	return r;
 }
 
+int fsync_dir_at(int dirfd, const char *dir)
+{
+	int fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int fsync_parent_at(int dirfd, const char *path)
 {
 	char p[PATH_MAX];
 	const char *dir = ".";
 	char *s;
-	int fd, r = 0;
 
 	if ((size_t)snprintf(p, sizeof(p), "%s", path) >= sizeof(p))
 		return -ENAMETOOLONG;
@@ -49,13 +60,7 @@ int fsync_parent_at(int dirfd, const char *path)
 		*s = 0;
 		dir = s == p ? "/" : p;
 	}
-	fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
+	return fsync_dir_at(dirfd, dir);
 }
 
 static int write_tmp(int dirfd, const char *tmp, const void *buf, size_t len,

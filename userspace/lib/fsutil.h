@@ -13,6 +13,8 @@
 int mkdir_parents_at(int dirfd, const char *path);
 /* mkdir -p: path and every directory above it. */
 int mkdir_p(const char *path);
+/* fsyncs the directory dir (relative to dirfd). */
+int fsync_dir_at(int dirfd, const char *dir);
 /* fsyncs the directory holding path (dirfd itself when path has no '/'). */
 int fsync_parent_at(int dirfd, const char *path);
 

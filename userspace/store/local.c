@@ -61,18 +61,6 @@ static int tmp_name(char *tmp, size_t tmplen)
 	return 0;
 }
 
-static int fsync_dir_at(int dirfd, const char *path)
-{
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /*
  * Creates the directories above an object.  A directory this call made is
  * fsynced, and so is its parent (which now names it), so that an object
