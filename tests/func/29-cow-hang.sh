@@ -100,6 +100,15 @@ dmsetup create cs29 --table "0 $SZ cryptsnap /dev/mapper/l29 128"
 t_check "COW device free again (snap_take on it)" cs_msg cs29 snap_take /dev/mapper/cow29
 t_check "and on the second one after a drop" bash -c \
 	"dmsetup message cs29 0 snap_drop && dmsetup message cs29 0 snap_take /dev/mapper/cow29b"
+# One step past: that snapshot is whole.  Its view reads the disk as at
+# snap_take while new writes land (and are copied to the answering COW).
+cs_msg cs29 snap_drop
+dd if=$D of=/tmp/29.before bs=1M iflag=direct status=none
+cs_msg cs29 snap_take /dev/mapper/cow29b
+dd if=/dev/urandom of=$D bs=64k count=64 seek=16 oflag=direct status=none
+dmsetup create --readonly v29 --table "0 $SZ cryptsnap-view $D" && t_cleanup_add "dmsetup remove v29"
+t_check "its view reads the disk as at the snapshot" cmp /dev/mapper/v29 /tmp/29.before
+dmsetup remove v29
 cs_msg cs29 snap_drop
 t_cleanup
 rm -f /tmp/29.*

@@ -37,12 +37,19 @@ t_refuse "commit refused" cs_msg cs30 commit
 t_check "snap_drop" cs_msg cs30 snap_drop
 
 t_check "mem_limit 0: back to the default" cs_msg cs30 mem_limit 0
+# One step past: the next snapshot is whole.  Its view must read the disk
+# as it was at snap_take, whatever was written after.
+dd if=$D of=/tmp/30.before bs=1M iflag=direct status=none
 cs_msg cs30 snap_take /dev/vdd
 for i in $(seq 0 99); do
 	dd if=/tmp/30.data of=$D bs=4k skip=$i seek=$((i * 32 + 8)) count=1 oflag=direct \
 		conv=notrunc status=none
 done
 t_check "with the default budget the same writes keep it active" test "$(cs_state cs30)" = active
+dmsetup create --readonly v30 --table "0 $SZ cryptsnap-view $D" && t_cleanup_add "dmsetup remove v30"
+t_check "its view reads the disk as at the snapshot" \
+	cmp /dev/mapper/v30 /tmp/30.before
+dmsetup remove v30
 t_check "a budget lowered under a live snapshot applies at once" bash -c \
 	"dmsetup message cs30 0 mem_limit 4096 && dd if=/dev/urandom of=$D bs=4k seek=$((1800 * 16)) count=1 oflag=direct status=none && test \"\$(dmsetup status cs30 | awk '{print \$10}')\" = invalid:memory"
 cs_msg cs30 snap_drop
