@@ -27,7 +27,7 @@
 #define CRYPTSNAP_TARGET_NAME		"cryptsnap"
 #define CRYPTSNAP_VIEW_TARGET_NAME	"cryptsnap-view"
 #define CRYPTSNAP_VERSION_MAJOR		1
-#define CRYPTSNAP_VERSION_MINOR		2
+#define CRYPTSNAP_VERSION_MINOR		3
 #define CRYPTSNAP_VERSION_PATCH		0
 
 /* Chunk size, in 512-byte sectors: a power of two in [8, 16384] (4 KiB .. 8 MiB). */
@@ -108,6 +108,23 @@
  *	CRYPTSNAP_MEM_LIMIT_MAX.  Spent, the snapshot turns invalid:memory
  *	and the VM's writes go on uncopied.  Applies to the current
  *	snapshot at once and to later ones.
+ *
+ * Saving the tracking across a reboot (since 1.3):
+ *
+ *   live_changes <start chunk> [<max extents>]
+ *	Read the live map, in the format and paging of "changes".  Refused
+ *	(EBUSY) unless the device is suspended and has no snapshot, so the
+ *	map read is final.  Status fields 3..5 give the generation to save
+ *	with it.
+ *   adopt <uuid> <counter> <base>
+ *	Continue a saved generation: set the generation uuid, counter and
+ *	base (base <= counter).  Only on a fresh tracker (EBUSY otherwise):
+ *	no snapshot, counter and base 0, no chunk marked.
+ *   merge <start>:<len>[,<start>:<len>...]
+ *	Mark the chunks of up to CRYPTSNAP_MSG_MAX_EXTENTS extents changed
+ *	in the live map (the saved map, replayed after adopt).  Extents are
+ *	non-empty and inside the device; the whole list is checked first.
+ *	Refused (EBUSY) while a snapshot exists.
  */
 #define CRYPTSNAP_MSG_SNAP_TAKE		"snap_take"
 #define CRYPTSNAP_MSG_COW_TIMEOUT	"cow_timeout"
@@ -119,6 +136,9 @@
 #define CRYPTSNAP_MSG_RESET		"reset"
 #define CRYPTSNAP_MSG_RELEASE		"release"
 #define CRYPTSNAP_MSG_RELEASE_UNCHANGED	"release_unchanged"
+#define CRYPTSNAP_MSG_LIVE_CHANGES	"live_changes"
+#define CRYPTSNAP_MSG_ADOPT		"adopt"
+#define CRYPTSNAP_MSG_MERGE		"merge"
 
 #define CRYPTSNAP_MSG_MAX_EXTENTS	4096U
 

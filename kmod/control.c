@@ -306,11 +306,10 @@ static int track_reset(struct cs_origin *o)
  * once the cursor and count are known.  Output never reaches maxlen - 1
  * so dm does not flag the buffer as full.
  */
-static int changes_page(struct cs_origin *o, unsigned long from,
-			unsigned long max_extents, char *result,
-			unsigned int maxlen)
+static int changes_page(struct cs_origin *o, const struct cs_bitmap *bm,
+			unsigned long from, unsigned long max_extents,
+			char *result, unsigned int maxlen)
 {
-	const struct cs_bitmap *bm = o->track.frozen;
 	unsigned long next = from, n = 0, start, len;
 	unsigned int pos = HDR_ROOM, hdr;
 
@@ -337,31 +336,149 @@ static int changes_page(struct cs_origin *o, unsigned long from,
 	return 1;	/* dm: @result holds output */
 }
 
+/* "<start chunk> [<max extents>]" of changes and live_changes. */
+static int parse_page_args(struct cs_origin *o, unsigned int argc,
+			   char **argv, u64 *from, u64 *max)
+{
+	*max = CRYPTSNAP_MSG_MAX_EXTENTS;
+	if (argc < 2 || argc > 3)
+		return -EINVAL;
+	if (parse_u64(argv[1], 0, o->nr_chunks, from))
+		return -EINVAL;
+	if (argc == 3 &&
+	    parse_u64(argv[2], 1, CRYPTSNAP_MSG_MAX_EXTENTS, max))
+		return -EINVAL;
+	return 0;
+}
+
 static int changes(struct cs_origin *o, unsigned int argc, char **argv,
 		   char *result, unsigned int maxlen)
 {
-	u64 from, max = CRYPTSNAP_MSG_MAX_EXTENTS;
+	u64 from, max;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (argc < 2 || argc > 3)
-		return -EINVAL;
-	if (parse_u64(argv[1], 0, o->nr_chunks, &from))
-		return -EINVAL;
-	if (argc == 3 &&
-	    parse_u64(argv[2], 1, CRYPTSNAP_MSG_MAX_EXTENTS, &max))
+	if (parse_page_args(o, argc, argv, &from, &max))
 		return -EINVAL;
 	if (!current_snap(o) || !o->track.frozen)
 		return -EBUSY;
-	return changes_page(o, from, max, result, maxlen);
+	return changes_page(o, o->track.frozen, from, max, result, maxlen);
+}
+
+/*
+ * The live map, for saving it across a reboot.  Only while the device is
+ * suspended and has no snapshot: then no write can add to it and there is
+ * no change set, so the pages read are the final and whole picture.
+ */
+static int live_changes(struct cs_origin *o, unsigned int argc, char **argv,
+			char *result, unsigned int maxlen, bool suspended)
+{
+	u64 from, max;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (parse_page_args(o, argc, argv, &from, &max))
+		return -EINVAL;
+	if (!suspended || current_snap(o) || o->track.frozen)
+		return -EBUSY;
+	return changes_page(o, o->track.live, from, max, result, maxlen);
+}
+
+/*
+ * "adopt <uuid> <counter> <base>": continue the generation a previous
+ * instance of this device saved at shutdown.  Only on a fresh tracker
+ * (no snapshot, counter 0, nothing marked), so no change can be lost.
+ */
+static int adopt(struct cs_origin *o, char **argv)
+{
+	u64 counter, base;
+	uuid_t uuid;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (uuid_parse(argv[1], &uuid) ||
+	    parse_u64(argv[2], 0, U64_MAX - 1, &counter) ||
+	    parse_u64(argv[3], 0, counter, &base))
+		return -EINVAL;
+	if (current_snap(o) || o->track.frozen || o->track.counter ||
+	    o->track.base || cs_track_changed(&o->track))
+		return -EBUSY;
+	cs_track_adopt(&o->track, &uuid, counter, base);
+	return 0;
+}
+
+/*
+ * One "<start>:<len>" of a merge list at *p; moves *p past it and its
+ * comma.  The extent must lie inside the device and not be empty.
+ */
+static int next_extent(struct cs_origin *o, const char **p,
+		       unsigned long *start, unsigned long *len)
+{
+	char num[24];
+	u64 s, l;
+	size_t n;
+
+	n = strcspn(*p, ":");
+	if (!n || n >= sizeof(num) || (*p)[n] != ':')
+		return -EINVAL;
+	memcpy(num, *p, n);
+	num[n] = '\0';
+	if (parse_u64(num, 0, o->nr_chunks - 1, &s))
+		return -EINVAL;
+	*p += n + 1;
+	n = strcspn(*p, ",");
+	if (!n || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, *p, n);
+	num[n] = '\0';
+	if (parse_u64(num, 1, o->nr_chunks - s, &l))
+		return -EINVAL;
+	*p += n + ((*p)[n] == ',');
+	*start = s;
+	*len = l;
+	return 0;
+}
+
+/*
+ * "merge <start>:<len>[,<start>:<len>...]": mark chunks changed, e.g.
+ * the saved map replayed after adopt.  Marking more is always safe (the
+ * next backup reads more), so it needs only that no snapshot exists.
+ * The whole list is checked before anything is marked.
+ */
+static int merge(struct cs_origin *o, const char *list)
+{
+	unsigned long start, len, n;
+	const char *p;
+	int pass;
+
+	lockdep_assert_held(&o->ctl_lock);
+	if (current_snap(o) || o->track.frozen)
+		return -EBUSY;
+	for (pass = 0; pass < 2; pass++) {
+		for (p = list, n = 0; *p; n++) {
+			if (n == CRYPTSNAP_MSG_MAX_EXTENTS ||
+			    next_extent(o, &p, &start, &len))
+				return -EINVAL;
+			if (pass)
+				cs_track_mark(&o->track, start, start + len - 1);
+			cond_resched();
+		}
+		if (!n || p[-1] == ',')
+			return -EINVAL;
+	}
+	return 0;
 }
 
 static int dispatch(struct cs_origin *o, unsigned int argc, char **argv,
-		    char *result, unsigned int maxlen)
+		    char *result, unsigned int maxlen, bool suspended)
 {
 	const char *verb = argv[0];
 
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_CHANGES))
 		return changes(o, argc, argv, result, maxlen);
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_LIVE_CHANGES))
+		return live_changes(o, argc, argv, result, maxlen, suspended);
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_ADOPT))
+		return argc == 4 ? adopt(o, argv) : -EINVAL;
+	if (!strcasecmp(verb, CRYPTSNAP_MSG_MERGE))
+		return argc == 2 ? merge(o, argv[1]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE))
 		return argc == 3 ? release(o, argv[1], argv[2]) : -EINVAL;
 	if (!strcasecmp(verb, CRYPTSNAP_MSG_COW_TIMEOUT))
@@ -388,14 +505,14 @@ static int dispatch(struct cs_origin *o, unsigned int argc, char **argv,
 }
 
 int cs_origin_message(struct cs_origin *o, unsigned int argc, char **argv,
-		      char *result, unsigned int maxlen)
+		      char *result, unsigned int maxlen, bool suspended)
 {
 	int ret;
 
 	if (!argc)
 		return -EINVAL;
 	mutex_lock(&o->ctl_lock);
-	ret = dispatch(o, argc, argv, result, maxlen);
+	ret = dispatch(o, argc, argv, result, maxlen, suspended);
 	mutex_unlock(&o->ctl_lock);
 	return ret;
 }

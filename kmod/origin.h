@@ -72,8 +72,9 @@ void cs_origin_emit_info(struct cs_origin *o, char *result,
 			 unsigned int maxlen);
 
 /* control.c */
+/* @suspended: the mapped device is suspended (dm_suspended()). */
 int cs_origin_message(struct cs_origin *o, unsigned int argc, char **argv,
-		      char *result, unsigned int maxlen);
+		      char *result, unsigned int maxlen, bool suspended);
 void cs_origin_detach_snap(struct cs_origin *o);
 
 /*

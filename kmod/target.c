@@ -224,7 +224,8 @@ static int cs_message(struct dm_target *ti, unsigned int argc, char **argv,
 {
 	struct cs_target *cs = ti->private;
 
-	return cs_origin_message(cs->origin, argc, argv, result, maxlen);
+	return cs_origin_message(cs->origin, argc, argv, result, maxlen,
+				 dm_suspended(ti));
 }
 
 static void cs_status(struct dm_target *ti, status_type_t type,

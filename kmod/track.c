@@ -82,3 +82,13 @@ void cs_track_reset(struct cs_track *t)
 	t->counter = 0;
 	t->base = 0;
 }
+
+/* Continue a generation saved by an earlier instance (the "adopt" message). */
+void cs_track_adopt(struct cs_track *t, const uuid_t *uuid, u64 counter,
+		    u64 base)
+{
+	lockdep_assert_held(t->ctl);
+	uuid_copy(&t->uuid, uuid);
+	t->counter = counter;
+	t->base = base;
+}

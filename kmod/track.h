@@ -31,6 +31,8 @@ u64 cs_track_freeze(struct cs_track *t);
 void cs_track_commit(struct cs_track *t);
 void cs_track_abort(struct cs_track *t);
 void cs_track_reset(struct cs_track *t);
+void cs_track_adopt(struct cs_track *t, const uuid_t *uuid, u64 counter,
+		    u64 base);
 
 /* The I/O path: record a write, discard or write-zeroes to [first, last]. */
 static inline void cs_track_mark(struct cs_track *t, unsigned long first,
