@@ -94,8 +94,8 @@ int origin_abort(const char *name)
 	return csdm_message(name, CRYPTSNAP_MSG_ABORT, NULL);
 }
 
-int origin_changes(const char *name, uint64_t nchunks,
-		   int (*fn)(uint64_t start, uint64_t len, void *arg), void *arg)
+static int walk_pages(const char *name, const char *verb, uint64_t nchunks,
+		      int (*fn)(uint64_t start, uint64_t len, void *arg), void *arg)
 {
 	uint64_t pos = 0, next = 0, last_end = 0;
 	const char *list = NULL;
@@ -103,7 +103,7 @@ int origin_changes(const char *name, uint64_t nchunks,
 	int ret = 0;
 
 	while (!ret && pos < nchunks) {
-		snprintf(msg, sizeof(msg), "%s %" PRIu64, CRYPTSNAP_MSG_CHANGES, pos);
+		snprintf(msg, sizeof(msg), "%s %" PRIu64, verb, pos);
 		ret = csdm_message(name, msg, &resp);
 		if (ret)
 			break;
@@ -114,4 +114,53 @@ int origin_changes(const char *name, uint64_t nchunks,
 		pos = next;
 	}
 	return ret;
+}
+
+int origin_changes(const char *name, uint64_t nchunks,
+		   int (*fn)(uint64_t start, uint64_t len, void *arg), void *arg)
+{
+	return walk_pages(name, CRYPTSNAP_MSG_CHANGES, nchunks, fn, arg);
+}
+
+int origin_live_changes(const char *name, uint64_t nchunks,
+			int (*fn)(uint64_t start, uint64_t len, void *arg), void *arg)
+{
+	return walk_pages(name, CRYPTSNAP_MSG_LIVE_CHANGES, nchunks, fn, arg);
+}
+
+int origin_adopt(const char *name, const char *uuid, uint64_t counter, uint64_t base)
+{
+	char msg[128];
+
+	if ((size_t)snprintf(msg, sizeof(msg), "%s %s %" PRIu64 " %" PRIu64,
+			     CRYPTSNAP_MSG_ADOPT, uuid, counter, base) >= sizeof(msg))
+		return -EINVAL;
+	return csdm_message(name, msg, NULL);
+}
+
+/* Extents per merge message: well under the kernel's limit, ~10 KiB. */
+#define MERGE_BATCH	256U
+/* "<start>:<len>," with 20-digit numbers. */
+#define MERGE_ROOM	(2 * 20 + 2)
+
+int origin_merge(const char *name, const uint64_t *ext, uint64_t n)
+{
+	char msg[sizeof(CRYPTSNAP_MSG_MERGE) + 1 + MERGE_BATCH * MERGE_ROOM];
+	uint64_t i = 0, k;
+	size_t pos;
+	int r = 0;
+
+	while (!r && i < n) {
+		pos = (size_t)snprintf(msg, sizeof(msg), "%s ", CRYPTSNAP_MSG_MERGE);
+		for (k = 0; k < MERGE_BATCH && i < n; k++, i++)
+			pos += (size_t)snprintf(msg + pos, sizeof(msg) - pos, "%s%" PRIu64 ":%" PRIu64,
+						k ? "," : "", ext[2 * i], ext[2 * i + 1]);
+		r = csdm_message(name, msg, NULL);
+	}
+	return r;
+}
+
+int origin_reset(const char *name)
+{
+	return csdm_message(name, CRYPTSNAP_MSG_RESET, NULL);
 }

@@ -32,6 +32,18 @@ int origin_abort(const char *name);
 int origin_changes(const char *name, uint64_t nchunks,
 		   int (*fn)(uint64_t start, uint64_t len, void *arg), void *arg);
 
+/*
+ * Saving tracking across a reboot: the live map of a suspended origin
+ * without a snapshot (same callback as origin_changes), continuing a
+ * saved generation on a fresh origin, and replaying saved extents.
+ */
+int origin_live_changes(const char *name, uint64_t nchunks,
+			int (*fn)(uint64_t start, uint64_t len, void *arg), void *arg);
+int origin_adopt(const char *name, const char *uuid, uint64_t counter, uint64_t base);
+/* ext: n pairs (start, len) in chunks; sent in bounded messages. */
+int origin_merge(const char *name, const uint64_t *ext, uint64_t n);
+int origin_reset(const char *name);
+
 /* The read-only view "<view>" of origin's current snapshot. */
 int origin_view_create(const char *view, dev_t origin, uint64_t sectors);
 
