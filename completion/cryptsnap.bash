@@ -27,7 +27,7 @@ _cryptsnap_mappings() {	# open device-mapper devices, for protect
 
 _cryptsnap() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="version vault protect unprotect status backup points restore verify prune key jobs lock config"
+	local cmds="version vault protect unprotect status boot shutdown backup points restore verify prune key jobs lock config"
 	local cmd=${COMP_WORDS[1]:-} sub=${COMP_WORDS[2]:-} opts="" pos=""
 
 	COMPREPLY=()
@@ -66,6 +66,7 @@ _cryptsnap() {
 		pos=mapping ;;
 	unprotect) pos=disk ;;
 	status) opts="--json" pos=disk ;;
+	boot | shutdown) pos=disk ;;
 	backup)
 		opts="--retain-until --full --cow-size --kek --json --vault --source --disk --escrow --escrow-secret --threads"
 		pos=disk ;;

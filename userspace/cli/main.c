@@ -13,6 +13,8 @@ static const struct command commands[] = {
 	{ "protect", cmd_protect, "put a live dm-crypt disk under protection", CMD_KEYS },
 	{ "unprotect", cmd_unprotect, "take a disk out of protection (live)", 0 },
 	{ "status", cmd_status, "tracking and snapshot state of protected disks", 0 },
+	{ "boot", cmd_boot, "at boot: stack the target, reload the map saved at shutdown", 0 },
+	{ "shutdown", cmd_shutdown, "at shutdown: save the change map, remove the target", 0 },
 	{ "backup", cmd_backup, "store a recovery point of a protected disk or an image", CMD_KEYS },
 	{ "points", cmd_points, "list recovery points", CMD_KEYS },
 	{ "restore", cmd_restore, "write a recovery point to a file or device", CMD_KEYS },
