@@ -46,6 +46,7 @@ files() {
 	echo "0644 etc/modules-load.conf $MODLOADDIR/cryptsnap.conf"
 	echo "0644 systemd/cryptsnap-backup@.service $UNITDIR/cryptsnap-backup@.service subst"
 	echo "0644 systemd/cryptsnap-backup@.timer $UNITDIR/cryptsnap-backup@.timer"
+	echo "0644 systemd/cryptsnap-protect@.service $UNITDIR/cryptsnap-protect@.service subst"
 	echo "0644 etc/cryptsnap.conf $CONF config"
 }
 

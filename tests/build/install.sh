@@ -29,6 +29,7 @@ expected() {
 	echo "644 /usr/lib/modules-load.d/cryptsnap.conf"
 	echo "644 /usr/lib/systemd/system/cryptsnap-backup@.service"
 	echo "644 /usr/lib/systemd/system/cryptsnap-backup@.timer"
+	echo "644 /usr/lib/systemd/system/cryptsnap-protect@.service"
 	echo "755 /usr/sbin/cryptsnap"
 	echo "644 /usr/share/bash-completion/completions/cryptsnap"
 	echo "644 /usr/share/man/man8/cryptsnap.8"
@@ -55,20 +56,27 @@ done
 [ -z "$missing" ] && ok "module source has every object Kbuild builds" || no "module source lacks:$missing"
 
 U=$D/usr/lib/systemd/system
-grep -q '@[A-Z]*@' "$U"/cryptsnap-backup@.* && no "placeholders left in the units" ||
+grep -q '@[A-Z]*@' "$U"/cryptsnap-backup@.* "$U"/cryptsnap-protect@.service && no "placeholders left in the units" ||
 	ok "unit placeholders filled"
 grep -qx 'ExecStart=/usr/sbin/cryptsnap backup %i' "$U/cryptsnap-backup@.service" &&
 	grep -qx 'ExecStart=/usr/sbin/cryptsnap prune --disk %i' "$U/cryptsnap-backup@.service" &&
 	ok "service runs \$PREFIX/sbin/cryptsnap backup, then prune of the disk" ||
 	no "service paths wrong: $(grep -E '^(Exec|Env)' "$U/cryptsnap-backup@.service")"
+grep -qx 'ExecStart=/usr/sbin/cryptsnap boot %i' "$U/cryptsnap-protect@.service" &&
+	grep -qx 'ExecStop=/usr/sbin/cryptsnap shutdown %i' "$U/cryptsnap-protect@.service" &&
+	grep -q '^Before=cryptsetup-pre.target' "$U/cryptsnap-protect@.service" &&
+	ok "protect unit: boot before cryptsetup-pre.target, shutdown at stop" ||
+	no "protect unit wrong: $(grep -E '^(Exec|Before)' "$U/cryptsnap-protect@.service")"
 if command -v systemd-analyze >/dev/null; then
 	# Verify an instance; the binary is the staged one (not installed on the host).
 	mkdir -p "$F/units"
 	sed "s|/usr/sbin/cryptsnap|$D/usr/sbin/cryptsnap|" "$U/cryptsnap-backup@.service" \
 		>"$F/units/cryptsnap-backup@data.service"
 	cp "$U/cryptsnap-backup@.timer" "$F/units/cryptsnap-backup@data.timer"
+	sed "s|/usr/sbin/cryptsnap|$D/usr/sbin/cryptsnap|" "$U/cryptsnap-protect@.service" \
+		>"$F/units/cryptsnap-protect@data.service"
 	v=$(systemd-analyze verify --man=no "$F/units/cryptsnap-backup@data.service" \
-		"$F/units/cryptsnap-backup@data.timer" 2>&1)
+		"$F/units/cryptsnap-backup@data.timer" "$F/units/cryptsnap-protect@data.service" 2>&1)
 	[ $? = 0 ] && [ -z "$v" ] && ok "systemd-analyze verify: units clean" ||
 		no "systemd-analyze verify: $v"
 else
