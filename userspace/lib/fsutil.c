@@ -111,5 +111,5 @@ int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	return fsync_parent_at(dirfd, path);
+	return (flags & WFA_NODIRSYNC) ? 0 : fsync_parent_at(dirfd, path);
 }

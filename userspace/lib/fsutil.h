@@ -23,11 +23,13 @@ enum {
 	WFA_EXCL = 1,		/* tmp must not exist yet */
 	WFA_MKDIRS = 2,		/* create missing directories above path */
 	WFA_NOREPLACE = 4,	/* publish with link(): -EEXIST if path exists */
+	WFA_NODIRSYNC = 8,	/* leave path's directory to the caller's fsync */
 };
 
 /*
  * Writes buf to tmp (0600), fsyncs it, renames it to path (or links it
- * there, WFA_NOREPLACE) and fsyncs path's directory.  On failure tmp is
+ * there, WFA_NOREPLACE) and fsyncs path's directory (unless
+ * WFA_NODIRSYNC: the caller fsyncs it later).  On failure tmp is
  * removed and path is untouched.
  */
 int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
