@@ -134,6 +134,8 @@ static int seal_batch(struct vault_backup *vb, struct blob_ctx *c, struct batch 
 		backup_stage_add(vb, BACKUP_STAGE_WORK, t0);
 		r = pack_reserve(&vb->pw, b->lens + i, b->nblobs - i, &n, &s);
 		backup_stage_add(vb, BACKUP_STAGE_PACK_WAIT, t0);
+		if (r < 0)
+			break;
 		for (k = 0; !r && k < n; k++) {
 			const struct blob_ref *br = &b->blobs[i + k];
 			uint64_t cn = b->first + br->off;
@@ -142,8 +144,7 @@ static int seal_batch(struct vault_backup *vb, struct blob_ctx *c, struct batch 
 				      b->in + (size_t)br->off * vb->v->chunk_size,
 				      chunk_len(vb->v->chunk_size, vb->m.image_size, cn));
 		}
-		if (n)
-			pack_release(&vb->pw, &s, r);
+		pack_release(&vb->pw, &s, r);
 		i += n;
 	}
 	return r;
