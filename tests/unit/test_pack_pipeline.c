@@ -8,7 +8,8 @@
  *    then the point; the index names only packs that were put;
  *  - a put failing after N packs (N = 0, 1, 5) fails the backup: no
  *    index, no point, only unreferenced packs; the next backup works and
- *    restores byte for byte.
+ *    restores byte for byte;
+ *  - restore writes zero chunks to a target that is not known to be zero.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -318,11 +319,60 @@ static void test_put_fails(void **state)
 	vault_close(v);
 }
 
+/*
+ * Restore to a target that does not read as zeros (a block device, here a
+ * file full of 0xff standing in for one): zero chunks are zeroed too.  A
+ * regular file refuses BLKZEROOUT, so they are written, and counted so.
+ */
+static void test_restore_zeros(void **state)
+{
+	struct vault_restore_opts o = { .zero_blkdev = 1, .threads = 2 };
+	size_t len = NCHUNKS * (size_t)CS;
+	struct vault_restore_result res;
+	uint8_t *got = malloc(len), *want = malloc(len);
+	char id[POINT_ID_MAX], out[128];
+	struct vault *v = open_small_packs();
+	struct blob_ctx c;
+	struct manifest m;
+	struct bindex bi;
+	int fd;
+
+	assert_non_null(got);
+	assert_non_null(want);
+	wrap(v, -1);
+	assert_int_equal(backup(v, 2, 2, id), 0);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	memset(got, 0xff, len);
+	o.fd = open(out, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(o.fd >= 0);
+	assert_int_equal(write(o.fd, got, len), (ssize_t)len);
+	assert_int_equal(blob_ctx_init(&c, v), 0);
+	assert_int_equal(vault_point_load(v, &c, id, &m), 0);
+	assert_int_equal(bindex_init(&bi), 0);
+	assert_int_equal(vault_index_load(v, &bi, NULL), 0);
+	assert_int_equal(vault_restore_run(v, &bi, &m, &o, &res), 0);
+	assert_int_equal(res.bytes_zeroout, 0);
+	assert_int_equal(res.bytes_zero_written, NCHUNKS / 8 * (uint64_t)CS);
+	assert_int_equal(pread(o.fd, got, len, 0), (ssize_t)len);
+	close(o.fd);
+	fd = open(img, O_RDONLY);
+	assert_int_equal(read(fd, want, len), (ssize_t)len);
+	close(fd);
+	assert_memory_equal(got, want, len);
+	bindex_free(&bi);
+	manifest_free(&m);
+	blob_ctx_free(&c);
+	free(got);
+	free(want);
+	vault_close(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_zeros, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
