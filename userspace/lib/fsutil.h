@@ -24,6 +24,7 @@ enum {
 	WFA_MKDIRS = 2,		/* create missing directories above path */
 	WFA_NOREPLACE = 4,	/* publish with link(): -EEXIST if path exists */
 	WFA_NODIRSYNC = 8,	/* leave path's directory to the caller's fsync */
+	WFA_DIRECT = 16,	/* buf 4 KiB-aligned: bypass the page cache */
 };
 
 /*

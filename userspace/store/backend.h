@@ -28,7 +28,8 @@ struct backend_ops {
 	/*
 	 * Like put, but the object need only be durable after the next
 	 * sync(): a crash before it may leave the object whole or absent,
-	 * never partial.  Safe to call from several threads at once.
+	 * never partial.  Safe to call from several threads at once.  A
+	 * 4 KiB-aligned buf may be written around the page cache (local).
 	 */
 	int (*put_deferred)(struct backend *b, const char *name, const void *buf,
 			    size_t len);

@@ -146,7 +146,7 @@ static int local_put_deferred(struct backend *b, const char *name, const void *b
 {
 	int r = mark_dirty(to_local(b), name);
 
-	return r ? r : put_obj(b, name, buf, len, WFA_NODIRSYNC);
+	return r ? r : put_obj(b, name, buf, len, WFA_NODIRSYNC | WFA_DIRECT);
 }
 
 static int local_sync(struct backend *b)
