@@ -76,26 +76,22 @@ static int set_direct(int fd, int on)
 	return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
 }
 
-/*
- * The 4 KiB-aligned head of an aligned buf goes to the device without a
- * copy into the page cache (O_DIRECT), the tail through it.  A file
- * system without O_DIRECT gets the whole buffer written normally.
- */
-static int write_direct(int fd, const void *buf, size_t len)
+int pwrite_direct(int fd, const void *buf, size_t len, uint64_t off)
 {
 	size_t head = len & ~(size_t)(DIRECT_ALIGN - 1);
 	int r;
 
-	if ((uintptr_t)buf % DIRECT_ALIGN || !head || set_direct(fd, 1) < 0)
-		return write_full(fd, buf, len);
-	r = pwrite_full(fd, buf, head, 0);
+	if ((uintptr_t)buf % DIRECT_ALIGN || off % DIRECT_ALIGN || !head ||
+	    set_direct(fd, 1) < 0)
+		return pwrite_full(fd, buf, len, off);
+	r = pwrite_full(fd, buf, head, off);
 	if (set_direct(fd, 0) < 0)
 		return -EIO;
 	if (r == -EINVAL)
 		head = 0;	/* refused (alignment): all through the cache */
 	else if (r < 0)
 		return r;
-	return pwrite_full(fd, (const uint8_t *)buf + head, len - head, (off_t)head);
+	return pwrite_full(fd, (const uint8_t *)buf + head, len - head, off + head);
 }
 
 static int write_tmp(int dirfd, const char *tmp, const void *buf, size_t len,
@@ -108,7 +104,7 @@ static int write_tmp(int dirfd, const char *tmp, const void *buf, size_t len,
 
 	if (fd < 0)
 		return -errno;
-	r = (flags & WFA_DIRECT) ? write_direct(fd, buf, len) : write_full(fd, buf, len);
+	r = (flags & WFA_DIRECT) ? pwrite_direct(fd, buf, len, 0) : write_full(fd, buf, len);
 	if (!r && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && !r)

@@ -8,6 +8,7 @@
  * directory created is 0700.  Errors are negative errno.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 /* Creates every directory above the last component of path. */
 int mkdir_parents_at(int dirfd, const char *path);
@@ -17,6 +18,15 @@ int mkdir_p(const char *path);
 int fsync_dir_at(int dirfd, const char *dir);
 /* fsyncs the directory holding path (dirfd itself when path has no '/'). */
 int fsync_parent_at(int dirfd, const char *path);
+
+/*
+ * pwrite_full(), but the 4 KiB-aligned head of a 4 KiB-aligned buf at an
+ * aligned offset goes to the device without a copy into the page cache
+ * (O_DIRECT, switched on and off again on fd), the tail through it.
+ * Where O_DIRECT is refused everything is written normally.  Not for fds
+ * other threads write at the same time.
+ */
+int pwrite_direct(int fd, const void *buf, size_t len, uint64_t off);
 
 /* write_file_atomic_at() flags. */
 enum {

@@ -5,7 +5,10 @@
  * blobs (one request per run stored back to back) and decrypt them into
  * the unit's slot of a ring; the calling thread writes the slots to the
  * target in image order, so the target is written sequentially while the
- * workers decrypt up to RING_PER_WORKER units per worker ahead.
+ * workers decrypt up to RING_PER_WORKER units per worker ahead.  Data goes
+ * around the page cache (pwrite_direct): a restored image is not read
+ * back soon, and filling page-cache pages costs more than the device
+ * write on the hosts measured (docs/performance.md, issue 18).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/fsutil.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/source.h"
@@ -322,7 +326,7 @@ static int write_unit(struct restore *rs, struct slot *sl, const uint8_t *zero)
 			;
 		len = MIN((c0 + j) * cs, rs->m->image_size) - off;
 		if (sl->kind[i] == CH_DATA)
-			r = pwrite_full(rs->o->fd, sl->buf + (size_t)i * cs, (size_t)len, off);
+			r = pwrite_direct(rs->o->fd, sl->buf + (size_t)i * cs, (size_t)len, off);
 		else if (sl->kind[i] == CH_ZERO)
 			r = write_zeros(rs, off, len, zero);
 		i = j;
@@ -401,7 +405,9 @@ static int ring_alloc(struct restore *rs, unsigned int n)
 		return -ENOMEM;
 	for (i = 0; i < rs->nring; i++) {
 		rs->ring[i].unit = UINT64_MAX;
-		rs->ring[i].buf = malloc(len);
+		/* Aligned: written around the page cache (pwrite_direct). */
+		if (posix_memalign((void **)&rs->ring[i].buf, 4096, len))
+			rs->ring[i].buf = NULL;
 		rs->ring[i].kind = malloc(rs->run_chunks);
 		if (!rs->ring[i].buf || !rs->ring[i].kind)
 			return -ENOMEM;
