@@ -332,8 +332,8 @@ void backup_trace(struct vault_backup *vb)
 		[BACKUP_STAGE_READ_WAIT] = "caller waits for a buffer",
 		[BACKUP_STAGE_WORK] = "workers hash+seal",
 		[BACKUP_STAGE_WORK_WAIT] = "workers idle",
-		[BACKUP_STAGE_WRITE] = "writer packs+puts",
-		[BACKUP_STAGE_WRITE_WAIT] = "writer idle",
+		[BACKUP_STAGE_PACK_WAIT] = "workers wait for a pack",
+		[BACKUP_STAGE_PUT] = "pack puts (summed)",
 		[BACKUP_STAGE_COMMIT] = "commit (index, point)",
 	};
 	struct vault_backup_stats st;

@@ -200,6 +200,19 @@ static int report_damage(const char *id, const struct vault_restore_result *res,
 	return exit_code(r == -ENOENT || r == -ENODATA ? -EBADMSG : r);
 }
 
+/* Says how zero chunks reached a block device. */
+static void report_zeros(const struct vault_restore_result *res)
+{
+	char a[32], b[32];
+
+	if (!res->bytes_zeroout && !res->bytes_zero_written)
+		return;
+	format_bytes(res->bytes_zeroout, a, sizeof(a));
+	format_bytes(res->bytes_zero_written, b, sizeof(b));
+	printf("zero chunks: %s zeroed by the device (BLKZEROOUT), %s written as zeros\n",
+	       a, b);
+}
+
 static int do_restore(struct restore_args *a, struct vault *v, const struct manifest *m,
 		      struct bindex *bi)
 {
@@ -217,6 +230,7 @@ static int do_restore(struct restore_args *a, struct vault *v, const struct mani
 		return fail("restore", r, "cannot open target %s", a->to);
 	o.fd = img.fd;
 	o.target_zeroed = zeroed;
+	o.zero_blkdev = img.is_blockdev;
 	job_start(v, "restore", m->id, m->image_size, &job);
 	monitor_start(&mon, job, &res.bytes_done, m->image_size, "restore");
 	r = vault_restore_run(v, bi, m, &o, &res);
@@ -225,6 +239,8 @@ static int do_restore(struct restore_args *a, struct vault *v, const struct mani
 		r = -errno;
 	close(img.fd);
 	job_finish(job, r, r ? strerror(-r) : NULL);
+	if (!r)
+		report_zeros(&res);
 	if (r < 0) {
 		/* Never leave a file that looks like a good restore. */
 		if (created || zeroed)

@@ -63,6 +63,37 @@ int fsync_parent_at(int dirfd, const char *path)
 	return fsync_dir_at(dirfd, dir);
 }
 
+#define DIRECT_ALIGN	4096U
+
+/* O_DIRECT on or off for fd. */
+static int set_direct(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	fl = on ? fl | O_DIRECT : fl & ~O_DIRECT;
+	return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+int pwrite_direct(int fd, const void *buf, size_t len, uint64_t off)
+{
+	size_t head = len & ~(size_t)(DIRECT_ALIGN - 1);
+	int r;
+
+	if ((uintptr_t)buf % DIRECT_ALIGN || off % DIRECT_ALIGN || !head ||
+	    set_direct(fd, 1) < 0)
+		return pwrite_full(fd, buf, len, off);
+	r = pwrite_full(fd, buf, head, off);
+	if (set_direct(fd, 0) < 0)
+		return -EIO;
+	if (r == -EINVAL)
+		head = 0;	/* refused (alignment): all through the cache */
+	else if (r < 0)
+		return r;
+	return pwrite_full(fd, (const uint8_t *)buf + head, len - head, off + head);
+}
+
 static int write_tmp(int dirfd, const char *tmp, const void *buf, size_t len,
 		     unsigned int flags)
 {
@@ -73,7 +104,7 @@ static int write_tmp(int dirfd, const char *tmp, const void *buf, size_t len,
 
 	if (fd < 0)
 		return -errno;
-	r = write_full(fd, buf, len);
+	r = (flags & WFA_DIRECT) ? pwrite_direct(fd, buf, len, 0) : write_full(fd, buf, len);
 	if (!r && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && !r)
@@ -111,5 +142,5 @@ int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	return fsync_parent_at(dirfd, path);
+	return (flags & WFA_NODIRSYNC) ? 0 : fsync_parent_at(dirfd, path);
 }

@@ -22,7 +22,19 @@ struct name_list {
 
 struct backend_ops {
 	const char *scheme;
+	/* How many put_deferred calls pay to run at once (store/putq.h). */
+	unsigned int put_parallel;
 	int (*put)(struct backend *b, const char *name, const void *buf, size_t len);
+	/*
+	 * Like put, but the object need only be durable after the next
+	 * sync(): a crash before it may leave the object whole or absent,
+	 * never partial.  Safe to call from several threads at once.  A
+	 * 4 KiB-aligned buf may be written around the page cache (local).
+	 */
+	int (*put_deferred)(struct backend *b, const char *name, const void *buf,
+			    size_t len);
+	/* Makes every put_deferred that returned before it durable. */
+	int (*sync)(struct backend *b);
 	/* Like put, but -EEXIST when the object exists (S3: If-None-Match). */
 	int (*put_new)(struct backend *b, const char *name, const void *buf, size_t len);
 	/* Whole object, at most maxlen bytes (-EFBIG beyond). */
@@ -60,6 +72,17 @@ static inline int backend_put(struct backend *b, const char *name,
 			      const void *buf, size_t len)
 {
 	return b->ops->put(b, name, buf, len);
+}
+
+static inline int backend_put_deferred(struct backend *b, const char *name,
+				       const void *buf, size_t len)
+{
+	return b->ops->put_deferred(b, name, buf, len);
+}
+
+static inline int backend_sync(struct backend *b)
+{
+	return b->ops->sync(b);
 }
 
 /*

@@ -2,8 +2,11 @@
 /*
  * Local directory backend.  Objects are files below the vault directory;
  * a put writes tmp/<random>, fsyncs it, renames it into place and fsyncs
- * the target directory.  Files are 0600, directories 0700.
+ * the target directory.  A deferred put leaves that directory fsync to
+ * sync(), which fsyncs each directory deferred puts renamed into once.
+ * Files are 0600, directories 0700.
  */
+#include <pthread.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,8 @@
 struct local {
 	struct backend b;
 	int dirfd;
+	pthread_mutex_t mu;		/* guards dirty */
+	struct name_list dirty;		/* directories sync() must fsync */
 };
 
 static struct local *to_local(struct backend *b)
@@ -115,6 +120,50 @@ static int put_obj(struct backend *b, const char *name, const void *buf, size_t 
 static int local_put(struct backend *b, const char *name, const void *buf, size_t len)
 {
 	return put_obj(b, name, buf, len, 0);
+}
+
+/* Remembers the directory of name for sync(); l->mu not held. */
+static int mark_dirty(struct local *l, const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	char dir[600];
+	size_t i;
+	int r = 0;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - name) : 1,
+		 slash ? name : ".");
+	pthread_mutex_lock(&l->mu);
+	for (i = 0; i < l->dirty.n && strcmp(l->dirty.names[i], dir); i++)
+		;
+	if (i == l->dirty.n)
+		r = name_list_add(&l->dirty, dir);
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+static int local_put_deferred(struct backend *b, const char *name, const void *buf,
+			      size_t len)
+{
+	int r = mark_dirty(to_local(b), name);
+
+	return r ? r : put_obj(b, name, buf, len, WFA_NODIRSYNC | WFA_DIRECT);
+}
+
+static int local_sync(struct backend *b)
+{
+	struct local *l = to_local(b);
+	struct name_list dirty;
+	size_t i;
+	int r = 0;
+
+	pthread_mutex_lock(&l->mu);
+	dirty = l->dirty;
+	memset(&l->dirty, 0, sizeof(l->dirty));
+	pthread_mutex_unlock(&l->mu);
+	for (i = 0; !r && i < dirty.n; i++)
+		r = fsync_dir_at(l->dirfd, dirty.names[i]);
+	name_list_free(&dirty);
+	return r;
 }
 
 static int local_put_new(struct backend *b, const char *name, const void *buf,
@@ -298,13 +347,18 @@ static void local_close(struct backend *b)
 	struct local *l = to_local(b);
 
 	close(l->dirfd);
+	name_list_free(&l->dirty);
+	pthread_mutex_destroy(&l->mu);
 	free(b->location);
 	free(l);
 }
 
 static const struct backend_ops local_ops = {
 	.scheme = "file",
+	.put_parallel = 2,		/* one writes while another fsyncs */
 	.put = local_put,
+	.put_deferred = local_put_deferred,
+	.sync = local_sync,
 	.put_new = local_put_new,
 	.get = local_get,
 	.get_range = local_get_range,
@@ -350,6 +404,7 @@ int backend_local_open(const char *path, int create, struct backend **out)
 	}
 	l->b.ops = &local_ops;
 	l->dirfd = fd;
+	pthread_mutex_init(&l->mu, NULL);
 	*out = &l->b;
 	return 0;
 }

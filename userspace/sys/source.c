@@ -103,6 +103,13 @@ int image_open_target(const char *path, uint64_t size, int force, struct image *
 	return 0;
 }
 
+int image_zero_range(int fd, uint64_t off, uint64_t len)
+{
+	uint64_t range[2] = { off, len };
+
+	return ioctl(fd, BLKZEROOUT, range) < 0 ? -errno : 0;
+}
+
 static int read_whole(const char *path, size_t max, int secret, uint8_t **buf, size_t *len)
 {
 	struct stat st;

@@ -17,6 +17,10 @@ int image_open_source(const char *path, struct image *img);
  * fresh or truncated regular file, so zero chunks need no writes. */
 int image_open_target(const char *path, uint64_t size, int force, struct image *img,
 		      int *zeroed, int *created);
+/* Zeros [off, off+len) of a block device with BLKZEROOUT (the kernel
+ * uses WRITE ZEROES or unmap where the device offers them); -ENOTTY on
+ * anything else, -EOPNOTSUPP/-EINVAL where the device refuses. */
+int image_zero_range(int fd, uint64_t off, uint64_t len);
 /* Reads whole file (for escrow inputs), at most max bytes. */
 int read_small_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* The same straight into secure memory (lib/secmem.h), for passphrases

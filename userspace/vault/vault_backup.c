@@ -99,7 +99,7 @@ static int begin(struct vault_backup *vb, const struct vault_backup_opts *o)
 	if (!r && lost && vb->have_base)
 		r = base_intact(vb);
 	if (!r)
-		r = pack_writer_init(&vb->pw, vb->v, &vb->bi);
+		r = pack_writer_init(&vb->pw, vb->v, &vb->bi, o->puts);
 	if (!r)
 		r = backup_alloc_batches(vb);
 	if (!r)
@@ -131,7 +131,6 @@ int vault_backup_begin(struct vault *v, const struct vault_backup_opts *o,
 	pthread_cond_init(&vb->idle, NULL);
 	pthread_cond_init(&vb->freeq.cond, NULL);
 	pthread_cond_init(&vb->workq.cond, NULL);
-	pthread_cond_init(&vb->writeq.cond, NULL);
 	r = begin(vb, o);
 	if (r < 0) {
 		vault_backup_free(vb);
@@ -276,6 +275,9 @@ void vault_backup_stats(struct vault_backup *vb, struct vault_backup_stats *st)
 	st->bytes_stored = __atomic_load_n(&vb->st.bytes_stored, __ATOMIC_RELAXED);
 	for (k = 0; k < BACKUP_STAGES; k++)
 		st->stage_ns[k] = __atomic_load_n(&vb->st.stage_ns[k], __ATOMIC_RELAXED);
+	pthread_mutex_lock(&vb->pw.mu);
+	st->stage_ns[BACKUP_STAGE_PUT] = vb->pw.put_ns;
+	pthread_mutex_unlock(&vb->pw.mu);
 }
 
 /* Segments nobody submitted to keep the base's segment (or stay zero). */
@@ -438,8 +440,8 @@ void vault_backup_free(struct vault_backup *vb)
 	backup_stop_threads(vb);
 	for (i = 0; vb->batches && i < vb->nbatches; i++) {
 		free(vb->batches[i].in);
-		free(vb->batches[i].out);
 		free(vb->batches[i].blobs);
+		free(vb->batches[i].lens);
 	}
 	free(vb->batches);
 	for (s = 0; vb->segs && s < vb->m.nsegs; s++)

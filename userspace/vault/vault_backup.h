@@ -8,7 +8,7 @@
  * chunks of the source and submits them in increasing chunk order; chunks
  * never submitted keep their content from the base point (or are zero
  * without one).  Work runs in a pipeline: caller reads, worker threads
- * hash/dedup/encrypt, one writer packs.  finish() commits packs, then the
+ * hash/dedup/encrypt straight into packs, a few threads put full packs.  finish() commits packs, then the
  * index, then the manifest: a crash before that leaves no visible point.
  */
 #include <stddef.h>
@@ -34,6 +34,7 @@ struct vault_backup_opts {
 	const struct vault_escrow_in *escrow;
 	unsigned int nescrow;
 	unsigned int threads;		/* 0: one per CPU */
+	unsigned int puts;		/* packs put at once; 0: the backend's */
 };
 
 /* Where the time goes: wall time per stage, summed over threads. */
@@ -41,8 +42,8 @@ enum vault_backup_stage {
 	BACKUP_STAGE_READ_WAIT,		/* caller waits for a free buffer */
 	BACKUP_STAGE_WORK,		/* workers hash and seal */
 	BACKUP_STAGE_WORK_WAIT,		/* workers idle */
-	BACKUP_STAGE_WRITE,		/* writer packs and puts */
-	BACKUP_STAGE_WRITE_WAIT,	/* writer idle */
+	BACKUP_STAGE_PACK_WAIT,		/* workers wait for a pack buffer */
+	BACKUP_STAGE_PUT,		/* puts in flight (summed over puts) */
 	BACKUP_STAGE_COMMIT,		/* finish(): index and point */
 	BACKUP_STAGES
 };

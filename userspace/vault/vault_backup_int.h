@@ -8,8 +8,9 @@
  * threads).  Nothing outside these two files includes this.
  *
  * A batch travels: free list -> caller fills -> work queue -> a worker
- * hashes, dedups and seals -> write queue -> the writer appends the sealed
- * blobs to the current pack -> free list.
+ * hashes and dedups its chunks, reserves room for the new ones in the
+ * current pack and seals them straight into it (vault_pack.h) -> free
+ * list.  Full packs are put by the pack writer's own threads.
  *
  * Locking: vb->mu guards the queues, segment states and the first error;
  * vb->bi.mu guards the blob index.  Segment id slots are written by the
@@ -30,7 +31,14 @@
 #define BATCH_BYTES	(4U << 20)
 #define MAX_WORKERS	16
 
-enum { BATCH_CHUNKS, BATCH_SEG, BATCH_STOP };
+enum { BATCH_CHUNKS, BATCH_STOP };
+
+/* A chunk of the batch that is new to the vault. */
+struct blob_ref {
+	uint8_t id[32];
+	uint32_t off;			/* chunk index in the batch */
+	uint32_t len;			/* sealed length */
+};
 
 struct batch {
 	struct batch *next;
@@ -38,10 +46,9 @@ struct batch {
 	uint64_t first;
 	uint32_t n;
 	uint8_t *in;			/* n chunks of plaintext */
-	uint8_t *out;			/* sealed blobs back to back */
-	size_t outlen;
 	uint32_t nblobs;
-	struct { uint8_t id[32]; uint32_t off, len; uint8_t type; } *blobs;
+	struct blob_ref *blobs;
+	uint32_t *lens;			/* blobs[].len, for pack_reserve */
 };
 
 struct queue {
@@ -69,14 +76,14 @@ struct vault_backup {
 	uint32_t batch_chunks;
 	uint64_t nchunks, next_chunk;
 	unsigned int nworkers;
-	pthread_t workers[MAX_WORKERS], writer;
+	pthread_t workers[MAX_WORKERS];
 	int threads_started;
 	pthread_mutex_t mu;
 	pthread_cond_t idle;
-	struct queue freeq, workq, writeq;
+	struct queue freeq, workq;
 	struct batch *batches;
 	unsigned int nbatches;
-	uint32_t inflight;		/* batches submitted, not yet written */
+	uint32_t inflight;		/* batches submitted, not yet sealed */
 	int err;
 	struct vault_backup_stats st;
 	const struct vault_backup_opts *opts;
@@ -101,7 +108,7 @@ int backup_seg_finalize(struct vault_backup *vb, struct blob_ctx *c, uint64_t s)
 /* 2 * nworkers + 4 batches on the free list. */
 int backup_alloc_batches(struct vault_backup *vb);
 int backup_start_threads(struct vault_backup *vb);
-/* Stops and joins the workers, then the writer; safe when none started. */
+/* Stops and joins the workers; safe when none started. */
 void backup_stop_threads(struct vault_backup *vb);
 
 #endif

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The backup pipeline: batches, their queues, the worker threads that hash,
- * dedup and seal chunks and segments, and the writer thread that packs
- * them.  The flow and the locking rules are in vault_backup_int.h.
+ * The backup pipeline: batches, their queues, and the worker threads that
+ * hash, dedup and seal chunks and segments straight into pack buffers.  The flow and the locking rules are in vault_backup_int.h.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -80,23 +79,17 @@ static int claim(struct vault_backup *vb, const uint8_t *id, uint8_t type)
 	return r;
 }
 
-static int add_blob(struct vault_backup *vb, struct blob_ctx *c, struct batch *b,
-		    const uint8_t *id, uint8_t type, const uint8_t *data, uint32_t len)
+/* Seals blob i of a run reserved in s (the pack buffer itself). */
+static int seal_into(struct vault_backup *vb, struct blob_ctx *c, struct pack_slot *s,
+		     const uint8_t *id, uint8_t type, const uint8_t *data, uint32_t len)
 {
-	int r = blob_seal(c, type, id, data, len, b->out + b->outlen);
+	uint8_t *env = pack_slot_next(s, id, type, len + BLOB_OVERHEAD);
 
-	if (r < 0)
-		return r;
-	memcpy(b->blobs[b->nblobs].id, id, 32);
-	b->blobs[b->nblobs].off = (uint32_t)b->outlen;
-	b->blobs[b->nblobs].len = len + BLOB_OVERHEAD;
-	b->blobs[b->nblobs].type = type;
-	b->nblobs++;
-	b->outlen += len + BLOB_OVERHEAD;
 	__atomic_add_fetch(&vb->st.bytes_stored, len + BLOB_OVERHEAD, __ATOMIC_RELAXED);
-	return 0;
+	return blob_seal(c, type, id, data, len, env);
 }
 
+/* Hashes chunk i, claims it; 1 when this batch must store it. */
 static int do_chunk(struct vault_backup *vb, struct blob_ctx *c, struct batch *b,
 		    uint32_t i)
 {
@@ -104,7 +97,7 @@ static int do_chunk(struct vault_backup *vb, struct blob_ctx *c, struct batch *b
 	const uint8_t *data = b->in + (size_t)i * vb->v->chunk_size;
 	uint32_t len = chunk_len(vb->v->chunk_size, vb->m.image_size, cn);
 	seg_id_t *slot = &vb->segs[cn / vb->v->seg_chunks].ids[cn % vb->v->seg_chunks];
-	uint8_t id[32];
+	uint8_t *id = b->blobs[b->nblobs].id;
 	int r;
 
 	if (buf_is_zero(data, len)) {
@@ -123,7 +116,38 @@ static int do_chunk(struct vault_backup *vb, struct blob_ctx *c, struct batch *b
 	}
 	__atomic_add_fetch(&vb->st.chunks_new, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&vb->st.bytes_new, len, __ATOMIC_RELAXED);
-	return add_blob(vb, c, b, id, BLOB_DATA, data, len);
+	b->blobs[b->nblobs].off = i;
+	b->blobs[b->nblobs].len = len + BLOB_OVERHEAD;
+	b->nblobs++;
+	return 0;
+}
+
+/* Seals the batch's new chunks into packs, runs of them back to back. */
+static int seal_batch(struct vault_backup *vb, struct blob_ctx *c, struct batch *b,
+		      uint64_t *t0)
+{
+	uint32_t i = 0, k, n;
+	struct pack_slot s;
+	int r = 0;
+
+	while (!r && i < b->nblobs) {
+		backup_stage_add(vb, BACKUP_STAGE_WORK, t0);
+		r = pack_reserve(&vb->pw, b->lens + i, b->nblobs - i, &n, &s);
+		backup_stage_add(vb, BACKUP_STAGE_PACK_WAIT, t0);
+		if (r < 0)
+			break;
+		for (k = 0; !r && k < n; k++) {
+			const struct blob_ref *br = &b->blobs[i + k];
+			uint64_t cn = b->first + br->off;
+
+			r = seal_into(vb, c, &s, br->id, BLOB_DATA,
+				      b->in + (size_t)br->off * vb->v->chunk_size,
+				      chunk_len(vb->v->chunk_size, vb->m.image_size, cn));
+		}
+		pack_release(&vb->pw, &s, r);
+		i += n;
+	}
+	return r;
 }
 
 /* Encodes and seals a finished segment; runs in whichever thread closed it. */
@@ -131,7 +155,6 @@ int backup_seg_finalize(struct vault_backup *vb, struct blob_ctx *c, uint64_t s)
 {
 	struct seg_state *ss = &vb->segs[s];
 	uint32_t n = manifest_seg_len(&vb->m, s), i;
-	struct batch *b;
 	uint8_t *enc, id[32];
 	size_t len;
 	int r;
@@ -149,23 +172,18 @@ int backup_seg_finalize(struct vault_backup *vb, struct blob_ctx *c, uint64_t s)
 		return r;
 	memcpy(vb->m.segs[s], id, SEG_ID_LEN);
 	if (claim(vb, id, BLOB_SEG) > 0) {
-		b = calloc(1, sizeof(*b));
-		if (b) {
-			b->kind = BATCH_SEG;
-			b->out = malloc(len + BLOB_OVERHEAD);
-			b->blobs = calloc(1, sizeof(*b->blobs));
+		uint32_t slen = (uint32_t)len + BLOB_OVERHEAD, granted;
+		struct pack_slot sl;
+
+		r = pack_reserve(&vb->pw, &slen, 1, &granted, &sl);
+		if (!r) {
+			r = seal_into(vb, c, &sl, id, BLOB_SEG, enc, (uint32_t)len);
+			pack_release(&vb->pw, &sl, r);
 		}
-		if (!b || !b->out || !b->blobs) {
-			free(enc);
-			return -ENOMEM;
-		}
-		r = add_blob(vb, c, b, id, BLOB_SEG, enc, (uint32_t)len);
-		pthread_mutex_lock(&vb->mu);
-		vb->inflight++;
-		backup_q_push(&vb->writeq, b);
-		pthread_mutex_unlock(&vb->mu);
 	}
 	free(enc);
+	if (r < 0)
+		return r;
 out:
 	free(ss->ids);
 	ss->ids = NULL;
@@ -188,24 +206,30 @@ void backup_seg_release(struct vault_backup *vb, uint64_t from, uint64_t to,
 	}
 }
 
-static int process(struct vault_backup *vb, struct blob_ctx *c, struct batch *b)
+static int process(struct vault_backup *vb, struct blob_ctx *c, struct batch *b,
+		   uint64_t *t0)
 {
 	uint64_t s0 = b->first / vb->v->seg_chunks;
 	uint64_t s1 = (b->first + b->n - 1) / vb->v->seg_chunks, s, ready[64];
 	unsigned int nready = 0, i;
 	int r = 0;
 
-	b->outlen = 0;
 	b->nblobs = 0;
 	for (i = 0; !r && i < b->n; i++)
 		r = do_chunk(vb, c, b, i);
+	for (i = 0; i < b->nblobs; i++)
+		b->lens[i] = b->blobs[i].len;
+	if (!r)
+		r = seal_batch(vb, c, b, t0);
 	__atomic_add_fetch(&vb->st.bytes_done, (uint64_t)b->n * vb->v->chunk_size,
 			   __ATOMIC_RELAXED);
 	pthread_mutex_lock(&vb->mu);
 	for (s = s0; s <= s1; s++)
 		vb->segs[s].pending--;
 	backup_seg_release(vb, s0, s1, ready, &nready);
-	backup_q_push(&vb->writeq, b);
+	backup_q_push(&vb->freeq, b);
+	vb->inflight--;
+	pthread_cond_broadcast(&vb->idle);
 	pthread_mutex_unlock(&vb->mu);
 	for (i = 0; !r && i < nready; i++)
 		r = backup_seg_finalize(vb, c, ready[i]);
@@ -233,7 +257,7 @@ static void *worker_main(void *arg)
 		backup_stage_add(vb, BACKUP_STAGE_WORK_WAIT, &t0);
 		if (b->kind == BATCH_STOP)
 			break;
-		r = process(vb, &c, b);
+		r = process(vb, &c, b, &t0);
 		if (r < 0)
 			backup_set_err(vb, r);
 		backup_stage_add(vb, BACKUP_STAGE_WORK, &t0);
@@ -243,55 +267,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int write_batch(struct vault_backup *vb, struct batch *b)
-{
-	uint32_t i;
-	int r = 0;
-
-	for (i = 0; !r && i < b->nblobs; i++)
-		r = pack_writer_add(&vb->pw, b->blobs[i].id, b->blobs[i].type,
-				    b->out + b->blobs[i].off, b->blobs[i].len);
-	return r;
-}
-
-static void *writer_main(void *arg)
-{
-	struct vault_backup *vb = arg;
-	struct batch *b;
-	int r;
-
-	for (;;) {
-		uint64_t t0 = backup_now_ns();
-
-		pthread_mutex_lock(&vb->mu);
-		b = backup_q_pop(vb, &vb->writeq, 0);
-		pthread_mutex_unlock(&vb->mu);
-		backup_stage_add(vb, BACKUP_STAGE_WRITE_WAIT, &t0);
-		if (b->kind == BATCH_STOP)
-			break;
-		r = vb->err ? 0 : write_batch(vb, b);
-		if (r < 0)
-			backup_set_err(vb, r);
-		backup_stage_add(vb, BACKUP_STAGE_WRITE, &t0);
-		pthread_mutex_lock(&vb->mu);
-		if (b->kind == BATCH_SEG) {
-			free(b->out);
-			free(b->blobs);
-			free(b);
-		} else {
-			backup_q_push(&vb->freeq, b);
-		}
-		vb->inflight--;
-		pthread_cond_broadcast(&vb->idle);
-		pthread_mutex_unlock(&vb->mu);
-	}
-	free(b);
-	return NULL;
-}
-
 /*
- * Batch buffers are touched by a read, a hash, a seal and a copy per
- * chunk: back them with huge pages where the kernel allows (madvise mode)
+ * Batch buffers are touched by a read, a hash and a seal per chunk: back them with huge pages where the kernel allows (madvise mode)
  * to save the 4 KiB page faults and TLB misses.
  */
 static void *batch_alloc(size_t len)
@@ -318,9 +295,9 @@ int backup_alloc_batches(struct vault_backup *vb)
 
 		b->kind = BATCH_CHUNKS;
 		b->in = batch_alloc(vb->batch_chunks * cs);
-		b->out = batch_alloc(vb->batch_chunks * (cs + BLOB_OVERHEAD));
 		b->blobs = calloc(vb->batch_chunks, sizeof(*b->blobs));
-		if (!b->in || !b->out || !b->blobs)
+		b->lens = calloc(vb->batch_chunks, sizeof(*b->lens));
+		if (!b->in || !b->blobs || !b->lens)
 			return -ENOMEM;
 		backup_q_push(&vb->freeq, b);
 	}
@@ -331,13 +308,10 @@ int backup_start_threads(struct vault_backup *vb)
 {
 	unsigned int i;
 
-	if (pthread_create(&vb->writer, NULL, writer_main, vb))
-		return -EAGAIN;
-	vb->threads_started = 1;
 	for (i = 0; i < vb->nworkers; i++) {
 		if (pthread_create(&vb->workers[i], NULL, worker_main, vb))
 			return -EAGAIN;
-		vb->threads_started = (int)i + 2;
+		vb->threads_started = (int)i + 1;
 	}
 	return 0;
 }
@@ -357,15 +331,11 @@ static int push_stop(struct queue *q, struct vault_backup *vb)
 
 void backup_stop_threads(struct vault_backup *vb)
 {
-	int i, nw = vb->threads_started - 1;
+	int i, nw = vb->threads_started;
 
-	if (!vb->threads_started)
-		return;
 	for (i = 0; i < nw; i++)
 		push_stop(&vb->workq, vb);
 	for (i = 0; i < nw; i++)
 		pthread_join(vb->workers[i], NULL);
-	push_stop(&vb->writeq, vb);
-	pthread_join(vb->writer, NULL);
 	vb->threads_started = 0;
 }

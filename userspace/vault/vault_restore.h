@@ -6,8 +6,9 @@
  * Reads a recovery point back: every segment and chunk is decrypted and
  * authenticated before a byte of it is written.  Also the engine behind
  * verify (no target, ids recomputed, keep going to count damage).
- * Workers take whole segments; runs of chunks stored back to back in a
- * pack are read with one request.
+ * Workers decrypt units of up to 8 MiB ahead of the calling thread, which
+ * writes them to the target in order; runs of chunks stored back to back
+ * in a pack are read with one request.
  */
 #include <stdint.h>
 
@@ -18,6 +19,9 @@
 struct vault_restore_opts {
 	int fd;			/* target, or -1 to only check */
 	int target_zeroed;	/* target reads as zeros: skip zero chunks */
+	int zero_blkdev;	/* target is a block device: zero chunks by
+				 * BLKZEROOUT (the device may unmap), written
+				 * zeros where it is refused */
 	int check_ids;		/* recompute each chunk's HMAC id */
 	int keep_going;		/* count damage instead of stopping */
 	unsigned int threads;	/* 0: one per CPU */
@@ -30,6 +34,8 @@ struct vault_restore_result {
 	uint64_t chunks_bad;
 	uint64_t first_bad_chunk;
 	int first_err;
+	uint64_t bytes_zeroout;		/* zero chunks done by BLKZEROOUT */
+	uint64_t bytes_zero_written;	/* zero chunks written as zeros */
 };
 
 /* 0, or the first error; with keep_going, -EBADMSG when anything is bad. */
