@@ -8,8 +8,10 @@
 
 int backend_open(const char *location, int create, struct backend **out)
 {
+	if (!strncmp(location, "s3://", 5))
+		return backend_s3_open(location, create, out);
 	if (strstr(location, "://"))
-		return -EPROTONOSUPPORT;	/* s3:// arrives with its backend */
+		return -EPROTONOSUPPORT;
 	return backend_local_open(location, create, out);
 }
 

@@ -55,6 +55,8 @@ void backend_close(struct backend *b);
 
 /* Local directory backend (store/local.c). */
 int backend_local_open(const char *path, int create, struct backend **out);
+/* S3 backend, "s3://BUCKET[/PREFIX]" (store/s3.c); the bucket must exist. */
+int backend_s3_open(const char *location, int create, struct backend **out);
 
 static inline int backend_put(struct backend *b, const char *name,
 			      const void *buf, size_t len)
