@@ -48,6 +48,18 @@
 #define S3_KEY_MAX	256
 #define S3_ERR_BODY_MAX	(64u << 10)
 #define S3_LIST_MAX	(16u << 20)
+/* Read-ahead of packs: a small range read fetches a window and keeps it. */
+#define S3_RA_WINDOW	(4u << 20)
+#define S3_RA_SLOTS	8
+#define S3_RA_PREFIX	"packs/"
+
+struct ra_slot {
+	char *name;
+	uint64_t off;
+	size_t len;
+	char *data;
+	uint64_t used;
+};
 
 struct s3 {
 	struct backend b;
@@ -62,6 +74,9 @@ struct s3 {
 	pthread_mutex_t pool_mu;
 	CURL *pool[S3_POOL];
 	size_t npool;
+	pthread_mutex_t ra_mu;
+	struct ra_slot ra[S3_RA_SLOTS];
+	uint64_t ra_clock;
 };
 
 static struct s3 *to_s3(struct backend *b)
@@ -525,6 +540,71 @@ static void req_free(struct req *q)
 	q->resp.p = NULL;
 }
 
+/* --- read-ahead of packs ------------------------------------------------ */
+
+/* Copies [off, off+len) from a cached window; 0 on a hit. */
+static int ra_hit(struct s3 *s, const char *name, uint64_t off, void *buf, size_t len)
+{
+	int r = -ENOENT;
+	size_t i;
+
+	pthread_mutex_lock(&s->ra_mu);
+	for (i = 0; i < S3_RA_SLOTS; i++) {
+		struct ra_slot *e = &s->ra[i];
+
+		if (e->name && !strcmp(e->name, name) && off >= e->off &&
+		    off + len <= e->off + e->len) {
+			memcpy(buf, e->data + (off - e->off), len);
+			e->used = ++s->ra_clock;
+			r = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->ra_mu);
+	return r;
+}
+
+static void ra_slot_clear(struct ra_slot *e)
+{
+	free(e->name);
+	free(e->data);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Keeps data (taken over) as the window of name at off, in the least
+ * recently used slot. */
+static void ra_insert(struct s3 *s, const char *name, uint64_t off, char *data, size_t len)
+{
+	struct ra_slot *lru;
+	char *n = strdup(name);
+	size_t i;
+
+	if (!n) {
+		free(data);
+		return;
+	}
+	pthread_mutex_lock(&s->ra_mu);
+	lru = &s->ra[0];
+	for (i = 1; i < S3_RA_SLOTS; i++)
+		if (s->ra[i].used < lru->used)
+			lru = &s->ra[i];
+	ra_slot_clear(lru);
+	*lru = (struct ra_slot){ .name = n, .off = off, .len = len, .data = data,
+				 .used = ++s->ra_clock };
+	pthread_mutex_unlock(&s->ra_mu);
+}
+
+static void ra_forget(struct s3 *s, const char *name)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->ra_mu);
+	for (i = 0; i < S3_RA_SLOTS; i++)
+		if (s->ra[i].name && !strcmp(s->ra[i].name, name))
+			ra_slot_clear(&s->ra[i]);
+	pthread_mutex_unlock(&s->ra_mu);
+}
+
 /* --- ops ---------------------------------------------------------------- */
 
 static int name_ok(const char *name)
@@ -540,6 +620,7 @@ static int s3_put(struct backend *b, const char *name, const void *buf, size_t l
 
 	if (!name_ok(name))
 		return -EINVAL;
+	ra_forget(to_s3(b), name);
 	r = perform(to_s3(b), &q, S3_ERR_BODY_MAX);
 	req_free(&q);
 	return r;
@@ -588,25 +669,51 @@ static int s3_get(struct backend *b, const char *name, size_t maxlen,
 	return 0;
 }
 
+/* GET of bytes [off, off+len) into q->resp (fewer at the object's end). */
+static int range_get(struct s3 *s, const char *name, uint64_t off, size_t len,
+		     struct req *q)
+{
+	char range[64];
+
+	memset(q, 0, sizeof(*q));
+	q->method = "GET";
+	q->name = name;
+	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)off,
+		 (unsigned long long)(off + len - 1));
+	q->range = range;
+	return perform(s, q, len);
+}
+
+/*
+ * Packs are written once under random names and read in small pieces in
+ * order (restore, verify): a read well below the window fetches the
+ * window from off on and serves the next reads from memory.
+ */
 static int s3_get_range(struct backend *b, const char *name, uint64_t off,
 			void *buf, size_t len)
 {
-	struct req q = { .method = "GET", .name = name };
-	char range[64];
+	struct s3 *s = to_s3(b);
+	int ra = !strncmp(name, S3_RA_PREFIX, strlen(S3_RA_PREFIX)) && len <= S3_RA_WINDOW / 4;
+	struct req q;
 	int r;
 
 	if (!name_ok(name))
 		return -EINVAL;
 	if (!len)
 		return 0;
-	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)off,
-		 (unsigned long long)(off + len - 1));
-	q.range = range;
-	r = perform(to_s3(b), &q, len);
-	if (!r && (q.status != 206 || q.resp.len != len))
-		r = q.status == 200 && off == 0 && q.resp.len == len ? 0 : -ENODATA;
+	if (ra && !ra_hit(s, name, off, buf, len))
+		return 0;
+	r = range_get(s, name, off, ra ? S3_RA_WINDOW : len, &q);
+	if (!r && q.status != 206 && !(q.status == 200 && off == 0))
+		r = -ENODATA;
+	if (!r && q.resp.len < len)
+		r = -ENODATA;
 	if (!r)
 		memcpy(buf, q.resp.p, len);
+	if (!r && ra) {
+		ra_insert(s, name, off, q.resp.p, q.resp.len);
+		q.resp.p = NULL;
+	}
 	req_free(&q);
 	return r;
 }
@@ -668,6 +775,7 @@ static int s3_del(struct backend *b, const char *name)
 
 	if (!name_ok(name))
 		return -EINVAL;
+	ra_forget(to_s3(b), name);
 	r = perform(to_s3(b), &q, S3_ERR_BODY_MAX);
 	req_free(&q);
 	return r;
@@ -716,6 +824,9 @@ static void s3_free(struct s3 *s)
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&s->share_mu[i]);
 	pthread_mutex_destroy(&s->pool_mu);
+	for (i = 0; i < S3_RA_SLOTS; i++)
+		ra_slot_clear(&s->ra[i]);
+	pthread_mutex_destroy(&s->ra_mu);
 	if (s->secret) {
 		secmem_wipe(s->secret, strlen(s->secret));
 		secmem_free(s->secret);
@@ -757,6 +868,7 @@ static int share_init(struct s3 *s)
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&s->share_mu[i], NULL);
 	pthread_mutex_init(&s->pool_mu, NULL);
+	pthread_mutex_init(&s->ra_mu, NULL);
 	s->share = curl_share_init();
 	if (!s->share)
 		return -ENOMEM;
