@@ -463,8 +463,6 @@ static int errno_of(CURLcode c, const struct req *q)
 		return 0;
 	if (!strcmp(q->code, "RequestTimeTooSkewed"))
 		return -ETIME;
-	if (!strcmp(q->code, "NoSuchBucket"))
-		return -ENXIO;
 	switch (q->status) {
 	case 404: return -ENOENT;
 	case 403: return -EACCES;
