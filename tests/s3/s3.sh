@@ -166,6 +166,10 @@ printf '[other]\naws_access_key_id = x\n[default]\naws_access_key_id = %s\naws_s
 	"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >creds && chmod 600 creds
 check "credentials from a credentials file profile" env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
 	AWS_SHARED_CREDENTIALS_FILE="$WORK/creds" "$CS" points --vault "$V"
+printf '[defaults]\ns3-endpoint = %s\ns3-region = us-east-1\ns3-access-key-id = %s\ns3-secret-access-key = %s\n' \
+	"$AWS_ENDPOINT_URL" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >s3.conf && chmod 600 s3.conf
+check "settings from the configuration file's [defaults]" env -u AWS_ENDPOINT_URL -u AWS_ACCESS_KEY_ID \
+	-u AWS_SECRET_ACCESS_KEY CRYPTSNAP_CONFIG="$WORK/s3.conf" "$CS" points --vault "$V"
 check_fails "a bad s3:// location: exit 1" 1 "$CS" points --vault "s3://A/x"
 
 echo "1..$N"

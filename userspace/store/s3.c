@@ -13,6 +13,9 @@
  *   AWS_CA_BUNDLE        CA file for TLS (verification is always on)
  *   CRYPTSNAP_S3_ADDRESSING  "path" or "virtual"; default path with an
  *                        endpoint given, virtual-host on AWS
+ * each of which, when unset, comes from the same key in [defaults] of the
+ * configuration file (s3-endpoint, s3-region, s3-access-key-id,
+ * s3-secret-access-key, s3-ca-bundle, s3-addressing; lib/config.h).
  *
  * A PUT is atomic on S3: readers see the old object or the new one, never
  * a part, so put() needs no tmp/ object and rename.  Commits are ordered
@@ -36,6 +39,7 @@
 
 #include <curl/curl.h>
 
+#include "lib/config.h"
 #include "lib/crypto.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
@@ -158,13 +162,19 @@ static int set_secret(struct s3 *s, const char *v)
 	return 0;
 }
 
-static int credentials(struct s3 *s)
+static int credentials(struct s3 *s, const struct config_section *cfg)
 {
-	if (env("AWS_ACCESS_KEY_ID") && env("AWS_SECRET_ACCESS_KEY")) {
-		s->access = strdup(env("AWS_ACCESS_KEY_ID"));
+	const char *id = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
+
+	if (!id || !secret) {
+		id = cfg->s3_key_id;
+		secret = cfg->s3_secret;
+	}
+	if (id && secret) {
+		s->access = strdup(id);
 		if (!s->access)
 			return -ENOMEM;
-		return set_secret(s, env("AWS_SECRET_ACCESS_KEY"));
+		return set_secret(s, secret);
 	}
 	return creds_file(s) < 0 ? -ENOKEY : 0;
 }
@@ -196,10 +206,19 @@ static int parse_location(struct s3 *s, const char *loc)
 	return 0;
 }
 
-static int settings(struct s3 *s, const char *loc)
+/* The environment's value, else the configuration file's. */
+static const char *pick(const char *name, const char *cfg)
 {
-	const char *ep = env("AWS_ENDPOINT_URL"), *addr = env("CRYPTSNAP_S3_ADDRESSING");
-	const char *region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
+	return env(name) ? env(name) : cfg;
+}
+
+static int settings(struct s3 *s, const char *loc, const struct config_section *cfg)
+{
+	const char *ep = pick("AWS_ENDPOINT_URL", cfg->s3_endpoint);
+	const char *addr = pick("CRYPTSNAP_S3_ADDRESSING", cfg->s3_addressing);
+	const char *region = env("AWS_REGION") ? env("AWS_REGION") :
+			     pick("AWS_DEFAULT_REGION", cfg->s3_region);
+	const char *ca = pick("AWS_CA_BUNDLE", cfg->s3_ca);
 	char buf[512];
 	int r;
 
@@ -228,11 +247,11 @@ static int settings(struct s3 *s, const char *loc)
 	s->endpoint = strdup(buf);
 	snprintf(buf, sizeof(buf), "aws:amz:%s:s3", s->region);
 	s->sigv4 = strdup(buf);
-	if (env("AWS_CA_BUNDLE"))
-		s->ca = strdup(env("AWS_CA_BUNDLE"));
-	if (!s->endpoint || !s->sigv4 || (env("AWS_CA_BUNDLE") && !s->ca))
+	if (ca)
+		s->ca = strdup(ca);
+	if (!s->endpoint || !s->sigv4 || (ca && !s->ca))
 		return -ENOMEM;
-	return credentials(s);
+	return credentials(s, cfg);
 }
 
 /* --- requests ----------------------------------------------------------- */
@@ -889,6 +908,22 @@ static int probe(struct s3 *s)
 	return r;
 }
 
+/* Settings from the environment over [defaults] of the configuration
+ * file; a file with errors is not used (the commands report them). */
+static int load_settings(struct s3 *s, const char *location)
+{
+	struct config c;
+	int r;
+
+	if (config_load(config_path(), 0, &c) < 0) {
+		config_free(&c);
+		memset(&c, 0, sizeof(c));
+	}
+	r = settings(s, location, &c.defaults);
+	config_free(&c);
+	return r;
+}
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init_once(void)
@@ -909,7 +944,7 @@ int backend_s3_open(const char *location, int create, struct backend **out)
 	s->b.location = strdup(location);
 	r = s->b.location ? share_init(s) : -ENOMEM;
 	if (!r)
-		r = settings(s, location);
+		r = load_settings(s, location);
 	if (!r)
 		r = probe(s);
 	if (r < 0) {
