@@ -176,7 +176,12 @@ static int credentials(struct s3 *s, const struct config_section *cfg)
 			return -ENOMEM;
 		return set_secret(s, secret);
 	}
-	return creds_file(s) < 0 ? -ENOKEY : 0;
+	if (creds_file(s) < 0) {
+		backend_set_error_detail("no S3 credentials: set AWS_ACCESS_KEY_ID and "
+					 "AWS_SECRET_ACCESS_KEY, or a credentials file");
+		return -ENOKEY;
+	}
+	return 0;
 }
 
 /* "s3://BUCKET[/PREFIX]": bucket 3..63 of [a-z0-9.-]; prefix without
@@ -514,6 +519,15 @@ static int perform_once(struct s3 *s, CURL *h, struct req *q, const char *url,
 	return 0;
 }
 
+static void note_failure(CURLcode cc, const struct req *q)
+{
+	if (cc != CURLE_OK)
+		backend_set_error_detail("S3 request failed: %s", curl_easy_strerror(cc));
+	else
+		backend_set_error_detail("S3 %s (HTTP %ld)", q->code[0] ? q->code : "error",
+					 q->status);
+}
+
 /* One request with retries; 0 on 2xx, else negative errno.  The S3 error
  * code of a failure is in q->code. */
 static int perform(struct s3 *s, struct req *q, size_t maxbody)
@@ -548,7 +562,11 @@ static int perform(struct s3 *s, struct req *q, size_t maxbody)
 	}
 	handle_put(s, h);
 	curl_slist_free_all(hdr);
-	return errno_of(cc, q);
+	r = errno_of(cc, q);
+	if ((r < 0 && r != -ENOENT && r != -EFBIG && r != -ENODATA) ||
+	    !strcmp(q->code, "NoSuchBucket"))
+		note_failure(cc, q);
+	return r;
 }
 
 static void req_free(struct req *q)
