@@ -30,7 +30,7 @@ BUILD := $(TOP)/build
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
-.PHONY: all tool module modules check check-unit check-cli check-hostile check-vm check-cloud check-debug demo \
+.PHONY: all tool module modules check check-unit check-cli check-s3 check-hostile check-vm check-cloud check-debug demo \
 	demo-vm deps dkms-check bench bench-vm clean print-kvers print-kernels
 all: tool module
 
@@ -66,6 +66,10 @@ check-unit: tool
 
 check-cli: tool
 	$(Q)bash tests/cli/run.sh
+
+# The S3 backend on a private Swift (tests/s3/run.sh, docs/testing.md).
+check-s3: tool
+	$(Q)bash tests/s3/run.sh
 
 # The hostile-vault suite (docs/security.md): host only, no root, no VM.
 check-hostile: tool

@@ -85,5 +85,11 @@ printf '[defaults]\n' >use.conf
 out=$("$CS" protect somedisk --key-file /dev/null 2>&1)
 [ $? = 2 ] && [[ $out == *"no vault: give --vault or set vault in $W/use.conf"* ]] &&
 	ok "protect without a vault anywhere: exit 2, says where to set it" || no "protect: $out"
+printf '[defaults]\ns3-access-key-id = a\ns3-secret-access-key = b\n' >use.conf
+chmod 644 use.conf
+out=$("$CS" config check 2>&1)
+[ $? = 2 ] && [[ $out == *"holds s3-secret-access-key but is readable by group or others"* ]] &&
+	ok "a file holding an S3 secret must not be readable by others" || no "secret in a 0644 file: $out"
+chmod 600 use.conf
 echo "1..$n"
 exit $failed

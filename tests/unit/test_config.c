@@ -152,7 +152,7 @@ static void test_every_error_with_its_line(void **state)
 		      "t.conf:3: unknown key 'bogus'",
 		      "t.conf:5: 'keep-daily' set twice in this section (first on line 4)",
 		      "t.conf:6: not a section, a \"key = value\" line or a comment",
-		      "t.conf:7: vault = relative: not an absolute path", NULL);
+		      "t.conf:7: vault = relative: not an absolute path or an s3:// URL", NULL);
 	/* The last line, without a newline, is checked too. */
 	expect_errors("[defaults]\nnot a pair",
 		      "t.conf:2: not a section, a \"key = value\" line or a comment", NULL);

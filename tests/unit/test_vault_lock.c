@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -194,6 +195,65 @@ static void test_foreign_stale_and_break(void **state)
 	vault_close(v);
 }
 
+static long long body_expires(const char *name)
+{
+	char p[512], buf[128] = "";
+	const char *e;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", loc, name);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	e = strstr(buf, "\"expires\":");
+	assert_non_null(e);
+	return atoll(e + strlen("\"expires\":"));
+}
+
+/* Leases: a foreign lock holds until its expiry, then is taken over; the
+ * holder renews its own. */
+static void test_lease(void **state)
+{
+	static const char *live = "far.example_78_00000000000000aa.exclusive";
+	static const char *gone = "far.example_79_00000000000000bb.exclusive";
+	char body[128], name[VAULT_LOCK_NAME_MAX + 8];
+	struct vault_lock_info li, *all;
+	struct vault *v;
+	size_t n, bad;
+	long long e1, e2;
+
+	assert_int_equal(vault_open(loc, &v), 0);
+	snprintf(body, sizeof(body), "{\"time\":1700000000,\"expires\":%lld}",
+		 (long long)time(NULL) + 3600);
+	plant(live, body);
+	assert_int_equal(vault_lock(v, VAULT_LOCK_SHARED), -EBUSY);
+	assert_int_equal(vault_lock_blocker(v, VAULT_LOCK_SHARED, &li), 0);
+	assert_string_equal(li.name, live);
+	assert_false(li.stale);
+	assert_int_equal(vault_lock_break(v, live), 0);
+	plant(gone, "{\"time\":1700000000,\"expires\":1700000600}");
+	assert_int_equal(vault_lock(v, VAULT_LOCK_EXCLUSIVE), 0);
+	assert_false(exists(gone));
+	vault_lock_release(v);
+
+	setenv("CRYPTSNAP_LOCK_LEASE", "3", 1);
+	assert_int_equal(vault_lock(v, VAULT_LOCK_EXCLUSIVE), 0);
+	assert_int_equal(vault_lock_list(v, &all, &n, &bad), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(all[0].pid, getpid());
+	snprintf(name, sizeof(name), "locks/%s", all[0].name);
+	free(all);
+	e1 = body_expires(name);
+	assert_true(e1 >= (long long)time(NULL) + 2);
+	sleep(3);
+	e2 = body_expires(name);
+	assert_true(e2 > e1);
+	vault_lock_release(v);
+	unsetenv("CRYPTSNAP_LOCK_LEASE");
+	vault_close(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_name_parse),
 		cmocka_unit_test(test_conflicts_and_blocker),
 		cmocka_unit_test(test_foreign_stale_and_break),
+		cmocka_unit_test(test_lease),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,6 +10,7 @@
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
 #include "lib/secmem.h"
+#include "store/backend.h"
 #include "lib/util.h"
 #include "vault/vault_catalogue.h"
 #include "vault/vault_kek.h"
@@ -58,10 +59,15 @@ static const char *reason(int err)
 /* "cryptsnap <cmd>: <message>[: <why>]\n" on stderr. */
 static void vreport(const char *cmd, const char *why, const char *fmt, va_list ap)
 {
+	char detail[160];
+
 	fprintf(stderr, "cryptsnap %s: ", cmd);
 	vfprintf(stderr, fmt, ap);
 	if (why)
 		fprintf(stderr, ": %s", why);
+	backend_error_detail(detail, sizeof(detail));
+	if (*detail)
+		fprintf(stderr, " (%s)", detail);
 	fputc('\n', stderr);
 }
 

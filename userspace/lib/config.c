@@ -21,7 +21,7 @@
 
 #define DEFAULTS	(-1)	/* cur: [defaults] */
 #define NOWHERE		(-2)	/* cur: before any section, or after a bad header */
-#define NKEYS		13
+#define NKEYS		19
 
 struct parse {
 	struct config *c;
@@ -37,7 +37,8 @@ struct parse {
 	int oom;
 };
 
-enum kind { K_PATH, K_SIZE, K_CHUNK, K_COUNT, K_SCHEDULE };
+/* K_VAULT: an absolute path or an s3:// URL; K_TEXT: printable, no space. */
+enum kind { K_PATH, K_SIZE, K_CHUNK, K_COUNT, K_SCHEDULE, K_VAULT, K_TEXT };
 
 static const struct key {
 	const char *name;
@@ -45,7 +46,7 @@ static const struct key {
 	enum kind kind;
 	size_t off;		/* of the field in struct config_section */
 } keys[NKEYS] = {
-	{ "vault", CFG_VAULT, K_PATH, offsetof(struct config_section, vault) },
+	{ "vault", CFG_VAULT, K_VAULT, offsetof(struct config_section, vault) },
 	{ "kek", CFG_KEK, K_PATH, offsetof(struct config_section, kek) },
 	{ "cow-dir", CFG_COW_DIR, K_PATH, offsetof(struct config_section, cow_dir) },
 	{ "cow-size", CFG_COW_SIZE, K_SIZE, offsetof(struct config_section, cow_size) },
@@ -58,6 +59,14 @@ static const struct key {
 	{ "keep-yearly", CFG_KEEP_YEARLY, K_COUNT, offsetof(struct config_section, keep_yearly) },
 	{ "pre-freeze", CFG_PRE_FREEZE, K_PATH, offsetof(struct config_section, pre_freeze) },
 	{ "post-thaw", CFG_POST_THAW, K_PATH, offsetof(struct config_section, post_thaw) },
+	{ "s3-endpoint", CFG_S3_ENDPOINT, K_TEXT, offsetof(struct config_section, s3_endpoint) },
+	{ "s3-region", CFG_S3_REGION, K_TEXT, offsetof(struct config_section, s3_region) },
+	{ "s3-access-key-id", CFG_S3_KEY_ID, K_TEXT, offsetof(struct config_section, s3_key_id) },
+	{ "s3-secret-access-key", CFG_S3_SECRET, K_TEXT,
+	  offsetof(struct config_section, s3_secret) },
+	{ "s3-ca-bundle", CFG_S3_CA, K_PATH, offsetof(struct config_section, s3_ca) },
+	{ "s3-addressing", CFG_S3_ADDRESSING, K_TEXT,
+	  offsetof(struct config_section, s3_addressing) },
 };
 
 static const char *const weekdays[7] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
@@ -171,6 +180,14 @@ static int parse_schedule(const char *v, struct config_schedule *out)
 	return -EINVAL;
 }
 
+static int text_ok(const char *v)
+{
+	for (; *v; v++)
+		if (*v <= 0x20 || *v >= 0x7f)
+			return 0;
+	return 1;
+}
+
 /* Parses value v of key k into s; returns an error text or NULL. */
 static const char *set_value(struct parse *p, struct config_section *s, const struct key *k,
 			     const char *v)
@@ -181,10 +198,16 @@ static const char *set_value(struct parse *p, struct config_section *s, const st
 
 	switch (k->kind) {
 	case K_PATH:
-		if (v[0] != '/')
+	case K_VAULT:
+	case K_TEXT:
+		if (k->kind == K_PATH && v[0] != '/')
 			return "not an absolute path";
+		if (k->kind == K_VAULT && v[0] != '/' && strncmp(v, "s3://", 5))
+			return "not an absolute path or an s3:// URL";
+		if (k->kind == K_TEXT && !text_ok(v))
+			return "not printable text without spaces";
 		if (strlen(v) >= 4096)
-			return "path too long";
+			return "too long";
 		free(*(char **)field);
 		*(char **)field = strdup(v);
 		if (!*(char **)field)
@@ -411,6 +434,16 @@ static void start(struct config *c, const char *path, struct parse *p)
 	p->c = c;
 }
 
+static int holds_secret(const struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->ndisks; i++)
+		if (c->disks[i].set & CFG_S3_SECRET)
+			return 1;
+	return !!(c->defaults.set & CFG_S3_SECRET);
+}
+
 int config_load(const char *path, int must_exist, struct config *c)
 {
 	struct parse p;
@@ -437,6 +470,11 @@ int config_load(const char *path, int must_exist, struct config *c)
 			   "(chmod go-w)");
 	r = parse_stream(&p);
 	fclose(p.f);
+	if (holds_secret(c) && (st.st_mode & 044)) {
+		err(&p, 0, "holds s3-secret-access-key but is readable by group or others "
+			   "(chmod 600)");
+		r = r ? r : -EINVAL;
+	}
 	return r;
 }
 
@@ -462,6 +500,14 @@ static void section_free(struct config_section *s)
 	free(s->cow_dir);
 	free(s->pre_freeze);
 	free(s->post_thaw);
+	free(s->s3_endpoint);
+	free(s->s3_region);
+	free(s->s3_key_id);
+	if (s->s3_secret)
+		explicit_bzero(s->s3_secret, strlen(s->s3_secret));
+	free(s->s3_secret);
+	free(s->s3_ca);
+	free(s->s3_addressing);
 }
 
 void config_free(struct config *c)
@@ -501,7 +547,8 @@ void config_for_disk(const struct config *c, const char *name, struct config_sec
 	for (i = 0; i < NKEYS; i++) {
 		if (!(d->set & keys[i].bit))
 			continue;
-		sz = keys[i].kind == K_PATH ? sizeof(char *) :
+		sz = keys[i].kind == K_PATH || keys[i].kind == K_VAULT ||
+		     keys[i].kind == K_TEXT ? sizeof(char *) :
 		     keys[i].kind == K_SIZE ? sizeof(uint64_t) :
 		     keys[i].kind == K_CHUNK ? sizeof(uint32_t) :
 		     keys[i].kind == K_COUNT ? sizeof(unsigned int) : sizeof(struct config_schedule);

@@ -10,7 +10,10 @@
  *   [disk "NAME"]         settings of protected disk NAME, over [defaults]
  *   key = value           vault, kek, cow-dir, cow-size, chunk-size,
  *                         schedule, keep-last/daily/weekly/monthly/yearly,
- *                         pre-freeze, post-thaw
+ *                         pre-freeze, post-thaw; s3-endpoint, s3-region,
+ *                         s3-access-key-id, s3-secret-access-key,
+ *                         s3-ca-bundle, s3-addressing (read from
+ *                         [defaults] by the S3 backend, below AWS_*)
  *
  * Strict: an unknown section or key, a key set twice, a bad value, a line
  * that is not a section, a "key = value" or a comment, and a file group-
@@ -38,6 +41,12 @@ enum config_key {
 	CFG_KEEP_YEARLY = 1 << 10,
 	CFG_PRE_FREEZE = 1 << 11,
 	CFG_POST_THAW = 1 << 12,
+	CFG_S3_ENDPOINT = 1 << 13,
+	CFG_S3_REGION = 1 << 14,
+	CFG_S3_KEY_ID = 1 << 15,
+	CFG_S3_SECRET = 1 << 16,
+	CFG_S3_CA = 1 << 17,
+	CFG_S3_ADDRESSING = 1 << 18,
 };
 
 enum config_sched_kind { SCHED_UNSET, SCHED_MANUAL, SCHED_DAILY, SCHED_WEEKLY };
@@ -55,6 +64,7 @@ struct config_section {
 	int line;
 	unsigned int set;
 	char *vault, *kek, *cow_dir, *pre_freeze, *post_thaw;
+	char *s3_endpoint, *s3_region, *s3_key_id, *s3_secret, *s3_ca, *s3_addressing;
 	uint64_t cow_size;
 	uint32_t chunk_size;
 	struct config_schedule schedule;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Backend selection and the name list shared by all backends. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +11,10 @@
 
 int backend_open(const char *location, int create, struct backend **out)
 {
+	if (!strncmp(location, "s3://", 5))
+		return backend_s3_open(location, create, out);
 	if (strstr(location, "://"))
-		return -EPROTONOSUPPORT;	/* s3:// arrives with its backend */
+		return -EPROTONOSUPPORT;
 	return backend_local_open(location, create, out);
 }
 
@@ -51,6 +56,27 @@ int backend_get(struct backend *b, const char *name, size_t maxlen,
 	if (lim < maxlen)
 		maxlen = (size_t)lim;
 	return b->ops->get(b, name, maxlen, buf, len);
+}
+
+static pthread_mutex_t detail_mu = PTHREAD_MUTEX_INITIALIZER;
+static char detail[160];
+
+void backend_set_error_detail(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&detail_mu);
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&detail_mu);
+}
+
+void backend_error_detail(char *buf, size_t len)
+{
+	pthread_mutex_lock(&detail_mu);
+	snprintf(buf, len, "%s", detail);
+	pthread_mutex_unlock(&detail_mu);
 }
 
 void backend_close(struct backend *b)

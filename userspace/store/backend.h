@@ -67,6 +67,8 @@ void backend_close(struct backend *b);
 
 /* Local directory backend (store/local.c). */
 int backend_local_open(const char *path, int create, struct backend **out);
+/* S3 backend, "s3://BUCKET[/PREFIX]" (store/s3.c); the bucket must exist. */
+int backend_s3_open(const char *location, int create, struct backend **out);
 
 static inline int backend_put(struct backend *b, const char *name,
 			      const void *buf, size_t len)
@@ -113,6 +115,15 @@ static inline int backend_del(struct backend *b, const char *name)
 {
 	return b->ops->del(b, name);
 }
+
+/*
+ * What the store said about the last request that failed for good (after
+ * retries), e.g. "S3 SignatureDoesNotMatch (HTTP 403)"; "" when none
+ * failed.  Routine misses (404 of a missing object) do not count.  For
+ * the one line cli/ prints with an error.
+ */
+void backend_error_detail(char *buf, size_t len);
+void backend_set_error_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int name_list_add(struct name_list *l, const char *name);
 void name_list_sort(struct name_list *l);

@@ -8,8 +8,18 @@
  * Lock names come from the vault, which is not trusted: a name is used
  * (obeyed, deleted, shown) only when it parses exactly, so it can name no
  * other object and carries no path component or control character.
+ *
+ * A lock is a lease (issue 17): its body {"time":T,"expires":E} says until
+ * when it holds, and a thread of the holder rewrites it with a later E
+ * every third of the lease.  A lock whose lease ran out is stale whatever
+ * host took it (its writer crashed or lost the store), so a writer on
+ * another machine takes over; a lock without "expires" (older tools) is
+ * never guessed dead.  There is no conditional PUT on every store (Swift),
+ * so two takers may race: each publishes its own lock, then lists, and
+ * backs off on seeing the other, so at most one proceeds.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +33,28 @@
 
 #define LOCKS "locks/"
 #define LOCK_BODY_MAX 64
+#define LEASE_DEFAULT 600	/* seconds */
 
 struct vault_lock {
 	char name[sizeof(LOCKS) + VAULT_LOCK_NAME_MAX];
+	struct backend *be;
+	int64_t taken, lease;
+	pthread_t renewer;
+	pthread_mutex_t mu;
+	pthread_cond_t stop_cond;
+	int stop, renewing;
 };
+
+/* $CRYPTSNAP_LOCK_LEASE seconds (2 .. 1 day), else LEASE_DEFAULT. */
+static int64_t lease_seconds(void)
+{
+	const char *e = getenv("CRYPTSNAP_LOCK_LEASE");
+	uint64_t v;
+
+	if (e && !parse_u64(e, 2, 86400, &v))
+		return (int64_t)v;
+	return LEASE_DEFAULT;
+}
 
 static int hex16_ok(const char *s, size_t n)
 {
@@ -70,24 +98,64 @@ int vault_lock_name_parse(const char *name, struct vault_lock_info *out)
 	return 0;
 }
 
-/* The time a lock's body says it was taken: exactly {"time":N}. */
-static int64_t lock_time(struct vault *v, const char *obj)
+/* A lock body, exactly {"time":T} or {"time":T,"expires":E}: *time = T
+ * (-1 when malformed), *expires = E (0 when absent or malformed). */
+static void lock_body_parse(char *text, int64_t *time, int64_t *expires)
 {
-	const char *pre = "{\"time\":";
+	const char *pre = "{\"time\":", *mid = ",\"expires\":";
+	char *e;
+	uint64_t t, x;
+
+	*time = -1;
+	*expires = 0;
+	if (strncmp(text, pre, strlen(pre)) || !*text || text[strlen(text) - 1] != '}')
+		return;
+	text[strlen(text) - 1] = 0;
+	e = strstr(text, mid);
+	if (e) {
+		*e = 0;
+		if (!parse_u64(e + strlen(mid), 0, INT64_MAX, &x))
+			*expires = (int64_t)x;
+	}
+	if (!parse_u64(text + strlen(pre), 0, INT64_MAX, &t))
+		*time = (int64_t)t;
+	if (*time < 0)
+		*expires = 0;
+}
+
+static void lock_read(struct vault *v, const char *obj, int64_t *time, int64_t *expires)
+{
 	char text[LOCK_BODY_MAX + 1];
 	void *buf = NULL;
 	size_t len = 0;
-	uint64_t t;
 
+	*time = -1;
+	*expires = 0;
 	if (backend_get(v->be, obj, LOCK_BODY_MAX, &buf, &len) < 0)
-		return -1;
+		return;
 	memcpy(text, buf, MIN(len, (size_t)LOCK_BODY_MAX));
 	text[MIN(len, (size_t)LOCK_BODY_MAX)] = 0;
 	free(buf);
-	if (strncmp(text, pre, strlen(pre)) || !len || text[strlen(text) - 1] != '}')
-		return -1;
-	text[strlen(text) - 1] = 0;
-	return parse_u64(text + strlen(pre), 0, INT64_MAX, &t) ? -1 : (int64_t)t;
+	lock_body_parse(text, time, expires);
+}
+
+static int64_t lock_time(struct vault *v, const char *obj)
+{
+	int64_t t, x;
+
+	lock_read(v, obj, &t, &x);
+	return t;
+}
+
+/* Its process is gone (this host) or its lease ran out (any host). */
+static int lock_stale(struct vault *v, const char *obj, const struct vault_lock_info *li)
+{
+	int64_t t, x;
+
+	if (pid_stale(li->host, li->pid))
+		return 1;
+	lock_read(v, obj, &t, &x);
+	return x > 0 && x < (int64_t)time(NULL);
 }
 
 static void lock_info_fill(struct vault *v, const char *obj, struct vault_lock_info *li)
@@ -96,7 +164,7 @@ static void lock_info_fill(struct vault *v, const char *obj, struct vault_lock_i
 
 	host_name_self(me, sizeof(me));
 	li->local = !strcmp(li->host, me);
-	li->stale = pid_stale(li->host, li->pid);
+	li->stale = lock_stale(v, obj, li);
 	li->time = lock_time(v, obj);
 }
 
@@ -125,7 +193,7 @@ static int lock_check(struct vault *v, const char *ours, int kind, struct vault_
 		if (strncmp(obj, LOCKS, strlen(LOCKS)) ||
 		    vault_lock_name_parse(obj + strlen(LOCKS), &li) < 0)
 			continue;	/* not a lock: neither obeyed nor deleted */
-		if (pid_stale(li.host, li.pid)) {
+		if (lock_stale(v, obj, &li)) {
 			backend_del(v->be, obj);
 			continue;
 		}
@@ -141,10 +209,62 @@ static int lock_check(struct vault *v, const char *ours, int kind, struct vault_
 	return r;
 }
 
+static int lease_write(struct vault_lock *lk)
+{
+	char body[LOCK_BODY_MAX];
+
+	snprintf(body, sizeof(body), "{\"time\":%lld,\"expires\":%lld}",
+		 (long long)lk->taken, (long long)time(NULL) + lk->lease);
+	return backend_put(lk->be, lk->name, body, strlen(body));
+}
+
+/* Rewrites the lease every third of it until vault_lock_release().  A
+ * failed renewal is retried at the next tick; the lease covers two. */
+static void *renew_main(void *arg)
+{
+	struct vault_lock *lk = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&lk->mu);
+	while (!lk->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += lk->lease / 3;
+		while (!lk->stop && pthread_cond_timedwait(&lk->stop_cond, &lk->mu, &until) != ETIMEDOUT)
+			;
+		if (lk->stop)
+			break;
+		pthread_mutex_unlock(&lk->mu);
+		lease_write(lk);
+		pthread_mutex_lock(&lk->mu);
+	}
+	pthread_mutex_unlock(&lk->mu);
+	return NULL;
+}
+
+static void lease_stop(struct vault_lock *lk)
+{
+	if (!lk->renewing)
+		return;
+	pthread_mutex_lock(&lk->mu);
+	lk->stop = 1;
+	pthread_cond_signal(&lk->stop_cond);
+	pthread_mutex_unlock(&lk->mu);
+	pthread_join(lk->renewer, NULL);
+	lk->renewing = 0;
+}
+
+static void lock_free(struct vault_lock *lk)
+{
+	lease_stop(lk);
+	pthread_cond_destroy(&lk->stop_cond);
+	pthread_mutex_destroy(&lk->mu);
+	free(lk);
+}
+
 int vault_lock(struct vault *v, int kind)
 {
 	struct vault_lock *lk;
-	char host[HOST_NAME_NORM_MAX + 1], hex[17], body[LOCK_BODY_MAX];
+	char host[HOST_NAME_NORM_MAX + 1], hex[17];
 	uint8_t rnd[8];
 	int r;
 
@@ -158,15 +278,22 @@ int vault_lock(struct vault *v, int kind)
 	hex_encode(rnd, sizeof(rnd), hex);
 	snprintf(lk->name, sizeof(lk->name), LOCKS "%s_%d_%s.%s", host, (int)getpid(),
 		 hex, kind == VAULT_LOCK_EXCLUSIVE ? "exclusive" : "shared");
-	snprintf(body, sizeof(body), "{\"time\":%lld}", (long long)time(NULL));
-	r = backend_put(v->be, lk->name, body, strlen(body));
+	lk->be = v->be;
+	lk->taken = (int64_t)time(NULL);
+	lk->lease = lease_seconds();
+	pthread_mutex_init(&lk->mu, NULL);
+	pthread_cond_init(&lk->stop_cond, NULL);
+	r = lease_write(lk);
 	if (!r)
 		r = lock_check(v, lk->name, kind, NULL);
+	if (!r)
+		r = pthread_create(&lk->renewer, NULL, renew_main, lk) ? -EAGAIN : 0;
 	if (r < 0) {
 		backend_del(v->be, lk->name);
-		free(lk);
+		lock_free(lk);
 		return r;
 	}
+	lk->renewing = 1;
 	v->lock = lk;
 	return 0;
 }
@@ -175,8 +302,9 @@ void vault_lock_release(struct vault *v)
 {
 	if (!v->lock)
 		return;
+	lease_stop(v->lock);	/* no renewal after the delete */
 	backend_del(v->be, v->lock->name);
-	free(v->lock);
+	lock_free(v->lock);
 	v->lock = NULL;
 }
 
