@@ -649,6 +649,22 @@ static int stop_daemon(const char *cmd, const struct mstate *s)
 	return access(p, F_OK) ? EXIT_OK : cleanup_dead(cmd, s);
 }
 
+/* What the daemon logged (damaged chunks), repeated before it goes. */
+static void show_log(const char *cmd, const struct mstate *s)
+{
+	char p[128], line[1024];
+	FILE *f;
+
+	state_path(s->nbd, p, sizeof(p));
+	strcat(p, ".log");
+	f = fopen(p, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		fprintf(stderr, "cryptsnap %s: logged by the mount: %s", cmd, line);
+	fclose(f);
+}
+
 int umount_dir(const char *cmd, const char *dir, int quiet)
 {
 	char real[PATH_MAX];
@@ -672,6 +688,7 @@ int umount_dir(const char *cmd, const char *dir, int quiet)
 		}
 		return fail_errno(cmd, -errno, "cannot unmount %s", real);
 	}
+	show_log(cmd, &s);
 	r = pid_alive(s.pid) ? stop_daemon(cmd, &s) : cleanup_dead(cmd, &s);
 	if (!r && !quiet)
 		printf("unmounted point %s from %s\n", s.point, real);
