@@ -169,8 +169,9 @@ if command -v mkfs.xfs >/dev/null; then
 	sync
 	sums $MB >/tmp/58.s3
 	P3=$(backup data58b b3) && t_ok "point of B" || t_fail "point of B"
-	t_check "XFS point mounts (norecovery), files equal" mount_check "$P3" $M1 /tmp/58.s3 ||
-		dmesg | tail -n 8 | sed 's/^/# /'
+	dmesg -c >/dev/null
+	t_check "XFS point mounts (norecovery), files equal" mount_check "$P3" $M1 /tmp/58.s3
+	dmesg | grep -i xfs | tail -n 8 | sed 's/^/# /'
 	cryptsnap umount $M1 >/dev/null
 	t_check "nothing left after XFS" no_leftovers
 else
@@ -189,7 +190,6 @@ if [ -n "$pack" ]; then
 	cp "$pack" /tmp/58.pack
 	size=$(stat -c %s "$pack")
 	printf '\x5a\x5a\x5a\x5a' | dd of="$pack" bs=1 seek=$((size / 2)) conv=notrunc status=none
-	dmesg -c >/dev/null
 	cryptsnap mount --vault "$VAULT" --point "$P4" $M1 || t_fail "mount point 4"
 	(cd $M1 && sha256sum -c --quiet /tmp/58.s4) && t_ok "corrupted pack: other files right" ||
 		t_fail "corrupted pack: other files wrong"
@@ -198,9 +198,9 @@ if [ -n "$pack" ]; then
 	[ $rc != 0 ] && grep -q 'Input/output error' /tmp/58.eio &&
 		t_ok "corrupted pack: reading the file it holds fails with EIO" ||
 		t_fail "corrupted pack: read of big: rc $rc $(cat /tmp/58.eio)"
-	dmesg | grep -q "point $P4: chunk [0-9]* is damaged" &&
-		t_ok "the damaged chunk is logged to the kernel log with point and chunk" ||
-		{ t_fail "no log line: $(dmesg | tail -n 5)"; cat /run/cryptsnap/mounts/*.log; }
+	grep -q "point $P4: chunk [0-9]* is damaged" /run/cryptsnap/mounts/nbd*.log &&
+		t_ok "the damaged chunk is logged with point and chunk" ||
+		t_fail "no log line: $(cat /run/cryptsnap/mounts/nbd*.log)"
 	cryptsnap umount $M1 2>/tmp/58.umount.err >/dev/null
 	grep -q "point $P4: chunk [0-9]* is damaged" /tmp/58.umount.err &&
 		t_ok "umount repeats the mount's log line" ||

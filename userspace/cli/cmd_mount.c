@@ -263,7 +263,7 @@ static void log_line(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
-	int fd, n;
+	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -272,11 +272,6 @@ static void log_line(const char *fmt, ...)
 		return;
 	fprintf(stderr, "%s\n", buf);
 	fflush(stderr);
-	fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		dprintf(fd, "<3>%s\n", buf);
-		close(fd);
-	}
 }
 
 static int serve_read(void *ctx, uint64_t off, void *buf, uint32_t len)
@@ -507,7 +502,8 @@ static void daemon_down(struct daemon *d)
 		vault_close(d->v);
 }
 
-/* The daemon's stderr from now on: MOUNT_STATE_DIR/nbdN.log. */
+/* The daemon's stderr from now on: MOUNT_STATE_DIR/nbdN.log, its log
+ * (damaged chunks), which umount repeats. */
 static void detach(const struct daemon *d)
 {
 	char p[128];
