@@ -29,6 +29,7 @@ leftovers() {	# prints what a mount left behind
 	ls /run/cryptsnap/mounts 2>/dev/null | grep -v '^files\.' | sed 's/^/state /'
 	dmsetup ls 2>/dev/null | grep cryptsnap-mnt | sed 's/^/dm /'
 	ls /sys/block/nbd*/pid 2>/dev/null | sed 's/^/nbd /'
+	grep -lv '^0$' /sys/block/nbd*/size 2>/dev/null | sed 's/^/nbd sized /'
 }
 no_leftovers() { [ -z "$(leftovers)" ] || { leftovers; return 1; }; }
 backup() {	# DISK TAG: prints the new point

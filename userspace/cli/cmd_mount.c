@@ -224,7 +224,9 @@ static int cleanup_dead(const char *cmd, const struct mstate *s)
 	r = dm_remove(s->dm);
 	if (r < 0)
 		return fail_errno(cmd, r, "cannot remove /dev/mapper/%s", s->dm);
-	nbd_release(s->nbd);
+	/* Usually gone with the dm device, its last user; if not, let go. */
+	if (nbd_in_use(s->nbd))
+		nbd_release(s->nbd);
 	state_path(s->nbd, p, sizeof(p));
 	unlink(p);
 	strcat(p, ".log");
@@ -377,9 +379,9 @@ static int start_nbd(struct daemon *d)
 	if (pthread_create(&d->run_t, NULL, run_main, d))
 		return fail_errno(d->cmd, -EAGAIN, "cannot start the NBD device");
 	d->running = 1;
-	for (i = 0; i < READY_WAIT_MS / 20 && !nbd_in_use(d->nbd.index); i++)
+	for (i = 0; i < READY_WAIT_MS / 20 && !nbd_connected(d->nbd.index); i++)
 		sleep_ms(20);
-	if (!nbd_in_use(d->nbd.index))
+	if (!nbd_connected(d->nbd.index))
 		return fail_errno(d->cmd, -ETIMEDOUT, "%s did not come up", d->nbd.path);
 	return EXIT_OK;
 }
@@ -414,8 +416,9 @@ static const char *ro_options(const char *type)
 {
 	if (!strcmp(type, "ext4") || !strcmp(type, "ext3"))
 		return "noload";
+	/* nouuid: the live filesystem of the same disk may be mounted. */
 	if (!strcmp(type, "xfs"))
-		return "norecovery";
+		return "norecovery,nouuid";
 	if (!strcmp(type, "btrfs"))
 		return "rescue=nologreplay";
 	return "";

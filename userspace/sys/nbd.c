@@ -24,12 +24,30 @@
 #define NBD_MAX_DEVS	1024
 #define NBD_MAX_REQ	(64U << 20)	/* the kernel sends at most 32 MiB */
 
-int nbd_in_use(int index)
+int nbd_connected(int index)
 {
 	char p[64];
 
 	snprintf(p, sizeof(p), "/sys/block/nbd%d/pid", index);
 	return access(p, F_OK) == 0;
+}
+
+/* Connected, or still sized: a configuration is alive. */
+int nbd_in_use(int index)
+{
+	char p[64], buf[32] = "";
+	int fd;
+	ssize_t n;
+
+	if (nbd_connected(index))
+		return 1;
+	snprintf(p, sizeof(p), "/sys/block/nbd%d/size", index);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && strtoull(buf, NULL, 10) != 0;
 }
 
 static int configure(struct nbd_dev *d, uint64_t size)

@@ -39,7 +39,9 @@ typedef int (*nbd_read_fn)(void *ctx, uint64_t off, void *buf, uint32_t len);
 int nbd_serve(int sock, nbd_read_fn fn, void *ctx);
 void nbd_disconnect(struct nbd_dev *d);
 void nbd_close(struct nbd_dev *d);
-/* 1 when /dev/nbdN has a server attached (sysfs "pid" present). */
+/* 1 when /dev/nbdN has a server attached (sysfs "pid"). */
+int nbd_connected(int index);
+/* 1 when it is connected or still has a size (a configuration alive). */
 int nbd_in_use(int index);
 /* Sends NBD_DISCONNECT and NBD_CLEAR_SOCK to /dev/nbdN whose server is
  * gone (a killed daemon): the device is free again once nothing holds it. */
