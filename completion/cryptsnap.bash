@@ -27,7 +27,7 @@ _cryptsnap_mappings() {	# open device-mapper devices, for protect
 
 _cryptsnap() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="version vault protect unprotect status boot shutdown backup points restore verify prune key jobs lock config"
+	local cmds="version vault protect unprotect status boot shutdown backup points restore mount umount verify prune key jobs lock config"
 	local cmd=${COMP_WORDS[1]:-} sub=${COMP_WORDS[2]:-} opts="" pos=""
 
 	COMPREPLY=()
@@ -71,7 +71,9 @@ _cryptsnap() {
 		opts="--retain-until --full --cow-size --kek --json --vault --source --disk --escrow --escrow-secret --threads"
 		pos=disk ;;
 	points) opts="--vault --disk --kek --json" ;;
-	restore) opts="--vault --point --to --force --check-key --kek --escrow-dir --threads" ;;
+	restore) opts="--vault --point --to --force --check-key --kek --escrow-dir --threads --files" ;;
+	mount) opts="--vault --point --key-file --kek --block-only" pos=dir ;;
+	umount) pos=dir ;;
 	verify) opts="--vault --point --kek --json" ;;
 	prune)
 		opts="--vault --kek --disk --keep-last --keep-daily --keep-weekly --keep-monthly --keep-yearly --dry-run --no-gc --now" ;;

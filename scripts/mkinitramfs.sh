@@ -37,6 +37,7 @@ BINS=(
 	/usr/bin/awk /usr/bin/mawk /usr/bin/sed /usr/bin/grep /usr/bin/find
 	/usr/bin/xargs /usr/bin/date /usr/bin/tr /usr/bin/wc /usr/bin/cut
 	/usr/bin/dmesg /usr/bin/mount /usr/bin/umount /usr/bin/pkill /usr/bin/pgrep
+	/usr/sbin/mkfs.xfs
 	${CRYPTSNAP_EXTRA_BINS:-}
 )
 # Module names the tests load explicitly; dependencies follow via modprobe.
@@ -47,7 +48,7 @@ MODS=(virtio_pci virtio_blk loop dm-mod dm-crypt dm-era dm-snapshot dm-flakey
 # hashes by alias.
 MODDIRS=(kernel/crypto kernel/arch/x86/crypto kernel/drivers/md
 	kernel/drivers/block kernel/drivers/virtio kernel/fs/ext4
-	kernel/fs/jbd2 'kernel/fs/mbcache.ko*' kernel/lib)
+	kernel/fs/jbd2 'kernel/fs/mbcache.ko*' kernel/lib kernel/fs/xfs)
 
 mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,tmp,run/cryptsetup,etc,mnt,root,cryptsnap}
 ln -s usr/lib "$STAGE/usr/lib64" 2>/dev/null || true

@@ -11,6 +11,7 @@
 
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
+#include "cli/restore_files.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/luks.h"
@@ -26,6 +27,7 @@ struct restore_args {
 	char default_vault[4096];
 	int force, check_key;
 	unsigned int threads;
+	struct restore_files_args files;	/* --files: nfiles > 0 */
 };
 
 static void usage(FILE *f)
@@ -42,7 +44,20 @@ static void usage(FILE *f)
 		"  --force            overwrite a non-empty target\n"
 		"  --escrow-dir DIR   write the point's escrow slots to DIR/<name> (0600)\n"
 		"  --kek FILE         KEK file instead of the recorded one\n"
-		"  --threads N        worker threads (default: one per CPU)\n");
+		"  --threads N        worker threads (default: one per CPU)\n"
+		"  --files PATH...    copy these files (paths in the point's filesystem)\n"
+		"                     to the directory PATH, with modes and times, from\n"
+		"                     the point mounted in place (see cryptsnap mount)\n");
+}
+
+static int add_file(struct restore_files_args *f, const char *path)
+{
+	if (f->nfiles == RESTORE_FILES_MAX) {
+		fprintf(stderr, "cryptsnap restore: at most %u --files\n", RESTORE_FILES_MAX);
+		return -1;
+	}
+	f->files[f->nfiles++] = path;
+	return 0;
 }
 
 static int parse(int argc, char **argv, struct restore_args *a)
@@ -56,6 +71,7 @@ static int parse(int argc, char **argv, struct restore_args *a)
 		{ "kek", required_argument, NULL, 'k' },
 		{ "escrow-dir", required_argument, NULL, 'e' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "files", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -74,10 +90,18 @@ static int parse(int argc, char **argv, struct restore_args *a)
 			if (cli_uint("restore", "--threads", optarg, 1, CLI_THREADS_MAX, &a->threads))
 				return EXIT_USAGE;
 			break;
+		case 'F':
+			if (add_file(&a->files, optarg))
+				return EXIT_USAGE;
+			break;
 		case 'h': usage(stdout); return -1;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
+	/* --files a b c: getopt moved b and c behind the options. */
+	while (a->files.nfiles && optind < argc)
+		if (add_file(&a->files, argv[optind++]))
+			return EXIT_USAGE;
 	if (!a->point || !a->to || optind != argc) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -312,6 +336,13 @@ int cmd_restore(int argc, char **argv)
 	r = parse(argc, argv, &a);
 	if (r)
 		return r < 0 ? EXIT_OK : r;
+	if (a.files.nfiles) {
+		a.files.vault = a.vault;
+		a.files.point = a.point;
+		a.files.kek = a.kek;
+		a.files.to = a.to;
+		return restore_files(&a.files);
+	}
 	if (disk_guard_target(a.to, disk, sizeof(disk))) {
 		fprintf(stderr, "cryptsnap restore: refused: %s is the live protected disk %s "
 			"(restore to a new disk)\n", a.to, disk);

@@ -18,6 +18,8 @@ static const struct command commands[] = {
 	{ "backup", cmd_backup, "store a recovery point of a protected disk or an image", CMD_KEYS },
 	{ "points", cmd_points, "list recovery points", CMD_KEYS },
 	{ "restore", cmd_restore, "write a recovery point to a file or device", CMD_KEYS },
+	{ "mount", cmd_mount, "open a recovery point read-only at a directory, in place", CMD_KEYS },
+	{ "umount", cmd_umount, "unmount a recovery point and remove its devices", 0 },
 	{ "verify", cmd_verify, "check every chunk and index of the vault", CMD_KEYS },
 	{ "prune", cmd_prune, "remove points by retention rules, then collect garbage", CMD_KEYS },
 	{ "key", cmd_key, "show or rotate the vault KEK; escrow a disk's new key", CMD_KEYS },

@@ -121,6 +121,25 @@ int blk_probe_luks(const char *path, char *uuid, size_t len)
 	return r;
 }
 
+int blk_probe_fstype(const char *path, char *type, size_t len)
+{
+	const char *t = NULL;
+	blkid_probe pr;
+	int r = -ENODEV;
+
+	pr = blkid_new_probe_from_filename(path);
+	if (!pr)
+		return errno ? -errno : -ENODEV;
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+	if (blkid_do_safeprobe(pr) == 0 && !blkid_probe_lookup_value(pr, "TYPE", &t, NULL)) {
+		snprintf(type, len, "%s", t);
+		r = 0;
+	}
+	blkid_free_probe(pr);
+	return r;
+}
+
 int cow_dir_check(const char *dir, dev_t protected_dev)
 {
 	struct stat st;

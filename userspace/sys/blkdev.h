@@ -18,6 +18,8 @@ int blk_depends_on(dev_t top, dev_t bottom);
 void blk_path(dev_t dev, char *out, size_t len);
 /* libblkid: 0 and the UUID if path carries a LUKS signature, -ENODEV if not. */
 int blk_probe_luks(const char *path, char *uuid, size_t len);
+/* libblkid: 0 and the filesystem type ("ext4", "xfs"), -ENODEV if none. */
+int blk_probe_fstype(const char *path, char *type, size_t len);
 
 /*
  * A COW store: a sparse file of size bytes in dir, attached to a free loop

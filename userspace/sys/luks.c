@@ -153,3 +153,38 @@ int luks_open(const char *device, const char *name, const void *key, size_t key_
 
 	return ret < 0 ? ret : 0;
 }
+
+/*
+ * Read-only activation for a mounted recovery point: the volume key goes
+ * to the kernel keyring as cryptsetup itself does it (nothing reloads
+ * this table later).
+ */
+int luks_open_readonly(const char *device, const char *name, const void *key,
+		       size_t key_len)
+{
+	struct crypt_device *cd;
+	int ret;
+
+	ret = open_luks(device, &cd);
+	if (ret)
+		return ret;
+	ret = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT, key, key_len,
+					   CRYPT_ACTIVATE_READONLY);
+	crypt_free(cd);
+	return ret < 0 ? ret : 0;
+}
+
+int luks_close(const char *name)
+{
+	struct crypt_device *cd;
+	int ret;
+
+	crypt_set_log_callback(NULL, quiet, NULL);
+	ret = crypt_init_by_name(&cd, name);
+	if (ret < 0)
+		return ret;
+	crypt_set_log_callback(cd, quiet, NULL);
+	ret = crypt_deactivate(cd, name);
+	crypt_free(cd);
+	return ret;
+}

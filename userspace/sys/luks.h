@@ -35,5 +35,12 @@ int luks_volume_key(const char *device, const void *key, size_t key_len,
 int luks_header_backup(const char *device, const char *file);
 /* Open (activate) the LUKS device as /dev/mapper/<name>. */
 int luks_open(const char *device, const char *name, const void *key, size_t key_len);
+/* Open device read-only as /dev/mapper/<name>, the volume key in the
+ * kernel keyring; -EPERM: the key opens no keyslot. */
+int luks_open_readonly(const char *device, const char *name, const void *key,
+		       size_t key_len);
+/* Deactivate /dev/mapper/<name>; -ENODEV when there is none, -EBUSY when
+ * it is in use. */
+int luks_close(const char *name);
 
 #endif

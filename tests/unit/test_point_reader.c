@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+/* point_reader (the block source of `cryptsnap mount`): any byte range of
+ * a point reads back as the image was, through a cache smaller than the
+ * image (so slots are evicted and refetched); zero chunks are never
+ * fetched; a chunk whose stored bytes were changed fails its reads with
+ * -EBADMSG and names itself, while every other chunk still reads right. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lib/crypto.h"
+#include "vault/backup_feed.h"
+#include "vault/point_reader.h"
+#include "vault/vault.h"
+#include "vault/vault_backup.h"
+#include "vault/vault_index.h"
+#include "vault/vault_points.h"
+
+#define CS		65536U
+#define NCHUNKS		7
+#define ZERO_CHUNK	2
+#define BAD_CHUNK	4
+
+static char dir[64], loc[96], img[96];
+static uint8_t image[NCHUNKS * CS];
+
+static int setup(void **state)
+{
+	struct vault_init_opts o = { 0 };
+	char keys[96], st[96], kek[PATH_MAX];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/tmp/cs-reader-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(loc, sizeof(loc), "%s/vault", dir);
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	snprintf(st, sizeof(st), "%s/state", dir);
+	snprintf(img, sizeof(img), "%s/img", dir);
+	setenv("CRYPTSNAP_STATE_DIR", st, 1);
+	mkdir(keys, 0700);
+	o.key_dir = keys;
+	crypto_random(image, sizeof(image));
+	memset(image + ZERO_CHUNK * CS, 0, CS);
+	fd = open(img, O_CREAT | O_WRONLY, 0600);
+	if (fd < 0 || write(fd, image, sizeof(image)) != (ssize_t)sizeof(image) || close(fd))
+		return -1;
+	return vault_init(loc, &o, kek, sizeof(kek));
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static void backup(struct vault *v, char id[POINT_ID_MAX])
+{
+	struct vault_backup_opts o = { .disk = "d1", .image_size = sizeof(image), .threads = 1 };
+	struct vault_backup *vb;
+	int fd = open(img, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(vault_backup_begin(v, &o, &vb), 0);
+	assert_int_equal(feed_range(vb, fd, o.image_size, CS, 0, NCHUNKS, NULL, NULL), 0);
+	assert_int_equal(vault_backup_finish(vb, id), 0);
+	vault_backup_free(vb);
+	close(fd);
+}
+
+/* Reads [off, off + len) and compares it with the image. */
+static void read_check(struct point_reader *pr, uint64_t off, size_t len)
+{
+	uint8_t *buf = malloc(len);
+	uint64_t bad = UINT64_MAX;
+
+	assert_non_null(buf);
+	assert_int_equal(point_reader_read(pr, off, buf, len, &bad), 0);
+	assert_memory_equal(buf, image + off, len);
+	free(buf);
+}
+
+/* Changes one byte of the stored blob of chunk ch in its pack. */
+static void corrupt_chunk(struct vault *v, struct bindex *bi, struct manifest *m, uint64_t ch)
+{
+	seg_id_t *ids = malloc((size_t)m->seg_chunks * SEG_ID_LEN);
+	char name[80], path[256];
+	struct blob_ctx c;
+	struct bloc l;
+	uint8_t b;
+	int fd;
+
+	assert_non_null(ids);
+	assert_int_equal(blob_ctx_init(&c, v), 0);
+	assert_int_equal(vault_seg_load(v, bi, &c, m, 0, ids), 0);
+	assert_int_equal(bindex_get(bi, ids[ch], &l), 1);
+	bindex_pack_name(bi->packs[l.pack], name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/%s", loc, name);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, l.off + l.len / 2), 1);
+	b ^= 0x40;
+	assert_int_equal(pwrite(fd, &b, 1, l.off + l.len / 2), 1);
+	close(fd);
+	blob_ctx_free(&c);
+	free(ids);
+}
+
+static void test_reader(void **state)
+{
+	struct point_reader_stats st;
+	struct point_reader *pr;
+	char id[POINT_ID_MAX];
+	struct blob_ctx c;
+	struct manifest m;
+	struct bindex bi;
+	struct vault *v;
+	uint8_t buf[CS];
+	uint64_t bad = 0;
+	int i;
+
+	assert_int_equal(vault_open(loc, &v), 0);
+	assert_int_equal(vault_unlock(v, NULL), 0);
+	backup(v, id);
+	assert_int_equal(blob_ctx_init(&c, v), 0);
+	assert_int_equal(vault_point_load(v, &c, id, &m), 0);
+	assert_int_equal(bindex_init(&bi), 0);
+	assert_int_equal(vault_index_load(v, &bi, NULL), 0);
+
+	/* A cache of 4 chunks for 7: slots are evicted and refetched. */
+	assert_int_equal(point_reader_open(v, &bi, &m, 4 * CS, &pr), 0);
+	read_check(pr, 0, sizeof(image));
+	read_check(pr, CS - 512, 1024);			/* across a boundary */
+	read_check(pr, 3 * CS + 4096, 2 * CS + 512);	/* three chunks */
+	read_check(pr, ZERO_CHUNK * CS + 100, 4000);	/* the zero chunk */
+	for (i = 0; i < 50; i++) {
+		uint64_t off = (uint64_t)random() % sizeof(image);
+		size_t len = 1 + (size_t)random() % (sizeof(image) - off);
+
+		read_check(pr, off, len < 3 * CS ? len : 3 * CS);
+	}
+	point_reader_stats(pr, &st);
+	assert_true(st.fetched >= NCHUNKS - 1);
+	assert_true(st.zero > 0);
+	assert_true(st.hits > 0);
+	/* Past the end: refused, nothing read. */
+	assert_int_equal(point_reader_read(pr, sizeof(image) - 10, buf, 20, &bad), -EINVAL);
+	point_reader_close(pr);
+
+	/* A damaged chunk: its reads fail and name it, the others read right. */
+	corrupt_chunk(v, &bi, &m, BAD_CHUNK);
+	assert_int_equal(point_reader_open(v, &bi, &m, 4 * CS, &pr), 0);
+	read_check(pr, 0, BAD_CHUNK * CS);
+	assert_int_equal(point_reader_read(pr, BAD_CHUNK * CS + 10, buf, 100, &bad), -EBADMSG);
+	assert_int_equal(bad, BAD_CHUNK);
+	assert_int_equal(point_reader_read(pr, (BAD_CHUNK - 1) * CS, buf, CS, &bad), 0);
+	bad = 0;
+	assert_int_equal(point_reader_read(pr, (BAD_CHUNK - 1) * CS + 10, buf, CS, &bad),
+			 -EBADMSG);
+	assert_int_equal(bad, BAD_CHUNK);
+	read_check(pr, (BAD_CHUNK + 1) * CS, (NCHUNKS - BAD_CHUNK - 1) * CS);
+	point_reader_close(pr);
+
+	bindex_free(&bi);
+	manifest_free(&m);
+	blob_ctx_free(&c);
+	vault_close(v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

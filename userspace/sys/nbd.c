@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel's NBD client over a socketpair (see nbd.h).  The ioctl
+ * interface is used, not netlink: it needs no generic-netlink family
+ * lookup and the device goes away by itself when this process dies
+ * (the socket closes, NBD_DO_IT returns, the last close frees it).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/nbd.h>
+
+#include "lib/util.h"
+#include "sys/nbd.h"
+
+#define NBD_SECTOR	512
+#define NBD_MAX_DEVS	1024
+#define NBD_MAX_REQ	(64U << 20)	/* the kernel sends at most 32 MiB */
+
+int nbd_connected(int index)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/sys/block/nbd%d/pid", index);
+	return access(p, F_OK) == 0;
+}
+
+/* Connected, or still sized: a configuration is alive. */
+int nbd_in_use(int index)
+{
+	char p[64], buf[32] = "";
+	int fd;
+	ssize_t n;
+
+	if (nbd_connected(index))
+		return 1;
+	snprintf(p, sizeof(p), "/sys/block/nbd%d/size", index);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && strtoull(buf, NULL, 10) != 0;
+}
+
+static int configure(struct nbd_dev *d, uint64_t size)
+{
+	if (ioctl(d->fd, NBD_SET_BLKSIZE, (unsigned long)NBD_SECTOR) < 0 ||
+	    ioctl(d->fd, NBD_SET_SIZE, (unsigned long)size) < 0 ||
+	    ioctl(d->fd, NBD_SET_FLAGS, (unsigned long)(NBD_FLAG_HAS_FLAGS |
+							NBD_FLAG_READ_ONLY)) < 0 ||
+	    ioctl(d->fd, NBD_SET_SOCK, (unsigned long)d->ksock) < 0)
+		return -errno;
+	return 0;
+}
+
+/* One device: -EBUSY when someone else has it, so the caller tries the next. */
+static int try_dev(int i, uint64_t size, struct nbd_dev *d)
+{
+	int sv[2], r;
+
+	snprintf(d->path, sizeof(d->path), "/dev/nbd%d", i);
+	d->index = i;
+	d->fd = open(d->path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0)
+		return errno == ENOENT || errno == ENXIO ? -ENODEV : -errno;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		close(d->fd);
+		return r;
+	}
+	d->sock = sv[0];
+	d->ksock = sv[1];
+	r = configure(d, size);
+	/* The kernel holds its own reference to the socket now. */
+	close(d->ksock);
+	d->ksock = -1;
+	if (r < 0) {
+		ioctl(d->fd, NBD_CLEAR_SOCK);
+		close(d->sock);
+		close(d->fd);
+		d->fd = d->sock = -1;
+	}
+	return r;
+}
+
+int nbd_attach(uint64_t size, struct nbd_dev *d)
+{
+	int i, r = -ENODEV;
+
+	if (!size || size % NBD_SECTOR)
+		return -EINVAL;
+	for (i = 0; i < NBD_MAX_DEVS; i++) {
+		if (nbd_in_use(i))
+			continue;
+		r = try_dev(i, size, d);
+		if (r == -ENODEV)
+			return i ? -EBUSY : -ENODEV;
+		if (r != -EBUSY)
+			return r;
+	}
+	return -EBUSY;
+}
+
+int nbd_run(struct nbd_dev *d)
+{
+	int r = ioctl(d->fd, NBD_DO_IT) < 0 ? -errno : 0;
+
+	ioctl(d->fd, NBD_CLEAR_QUE);
+	ioctl(d->fd, NBD_CLEAR_SOCK);
+	return r;
+}
+
+void nbd_disconnect(struct nbd_dev *d)
+{
+	ioctl(d->fd, NBD_DISCONNECT);
+	shutdown(d->sock, SHUT_RDWR);
+}
+
+void nbd_close(struct nbd_dev *d)
+{
+	if (d->sock >= 0)
+		close(d->sock);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->sock = d->fd = -1;
+}
+
+int nbd_release(int index)
+{
+	char p[32];
+	int fd;
+
+	snprintf(p, sizeof(p), "/dev/nbd%d", index);
+	fd = open(p, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ioctl(fd, NBD_DISCONNECT);
+	ioctl(fd, NBD_CLEAR_SOCK);
+	close(fd);
+	return 0;
+}
+
+static int read_exact(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int reply(int sock, const struct nbd_request *rq, int err, const void *data,
+		 uint32_t len)
+{
+	struct nbd_reply rp = {
+		.magic = htobe32(NBD_REPLY_MAGIC),
+		.error = htobe32((uint32_t)err),
+	};
+	int r;
+
+	memcpy(rp.handle, rq->handle, sizeof(rp.handle));
+	r = write_full(sock, &rp, sizeof(rp));
+	if (!r && !err && data)
+		r = write_full(sock, data, len);
+	return r;
+}
+
+/* A write's payload is read and dropped: the device is read-only. */
+static int drain(int sock, uint32_t len)
+{
+	uint8_t tmp[4096];
+	int r = 0;
+
+	while (!r && len) {
+		uint32_t n = len < sizeof(tmp) ? len : (uint32_t)sizeof(tmp);
+
+		r = read_exact(sock, tmp, n);
+		len -= n;
+	}
+	return r;
+}
+
+static int serve_one(int sock, const struct nbd_request *rq, nbd_read_fn fn, void *ctx,
+		     uint8_t **buf, uint32_t *cap)
+{
+	uint32_t type = be32toh(rq->type) & 0xffff, len = be32toh(rq->len);
+	uint64_t from = be64toh(rq->from);
+	int r;
+
+	switch (type) {
+	case NBD_CMD_READ:
+		if (len > NBD_MAX_REQ)
+			return reply(sock, rq, EINVAL, NULL, 0);
+		if (len > *cap) {
+			uint8_t *nb = realloc(*buf, len);
+
+			if (!nb)
+				return reply(sock, rq, ENOMEM, NULL, 0);
+			*buf = nb;
+			*cap = len;
+		}
+		r = fn(ctx, from, *buf, len);
+		return reply(sock, rq, r < 0 ? -r : 0, *buf, len);
+	case NBD_CMD_WRITE:
+		r = drain(sock, len);
+		return r ? r : reply(sock, rq, EPERM, NULL, 0);
+	case NBD_CMD_FLUSH:
+		return reply(sock, rq, 0, NULL, 0);
+	default:
+		return reply(sock, rq, EPERM, NULL, 0);
+	}
+}
+
+int nbd_serve(int sock, nbd_read_fn fn, void *ctx)
+{
+	struct nbd_request rq;
+	uint8_t *buf = NULL;
+	uint32_t cap = 0;
+	int r;
+
+	for (;;) {
+		r = read_exact(sock, &rq, sizeof(rq));
+		if (r)
+			break;
+		if (be32toh(rq.magic) != NBD_REQUEST_MAGIC) {
+			r = -EPROTO;
+			break;
+		}
+		if ((be32toh(rq.type) & 0xffff) == NBD_CMD_DISC)
+			break;
+		r = serve_one(sock, &rq, fn, ctx, &buf, &cap);
+		if (r)
+			break;
+	}
+	free(buf);
+	/* The kernel hanging up is the normal end. */
+	return r == -ECONNRESET || r == -EPIPE ? 0 : r;
+}
