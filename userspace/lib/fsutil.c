@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
 
@@ -101,6 +102,7 @@ int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
 
 	if (r)
 		return r;
+	crashpoint("file.tmp-synced");
 	r = publish_tmp(dirfd, tmp, path, flags);
 	if (r == -ENOENT && (flags & WFA_MKDIRS)) {
 		r = mkdir_parents_at(dirfd, path);
@@ -111,5 +113,9 @@ int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	return fsync_parent_at(dirfd, path);
+	crashpoint("file.published");
+	r = fsync_parent_at(dirfd, path);
+	if (!r)
+		crashpoint("file.dir-synced");
+	return r;
 }

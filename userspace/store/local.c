@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
@@ -85,6 +86,7 @@ static int make_dirs(int dirfd, const char *name)
 				r = fsync_parent_at(dirfd, p);
 			if (r < 0)
 				return r;
+			crashpoint("store.dir-made");
 		}
 		*s = '/';
 	}
@@ -248,6 +250,7 @@ static int local_del(struct backend *b, const char *name)
 		return -EINVAL;
 	if (unlinkat(l->dirfd, name, 0) < 0)
 		return -errno;
+	crashpoint("store.unlinked");
 	return fsync_parent_at(l->dirfd, name);
 }
 

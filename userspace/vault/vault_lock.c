@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/names.h"
 #include "lib/util.h"
@@ -126,7 +127,8 @@ static int lock_check(struct vault *v, const char *ours, int kind, struct vault_
 		    vault_lock_name_parse(obj + strlen(LOCKS), &li) < 0)
 			continue;	/* not a lock: neither obeyed nor deleted */
 		if (pid_stale(li.host, li.pid)) {
-			backend_del(v->be, obj);
+			if (!backend_del(v->be, obj))
+				crashpoint("lock.stale-removed");
 			continue;
 		}
 		if (!conflicts(&li, kind))
@@ -168,6 +170,7 @@ int vault_lock(struct vault *v, int kind)
 		return r;
 	}
 	v->lock = lk;
+	crashpoint("lock.taken");
 	return 0;
 }
 
@@ -175,7 +178,8 @@ void vault_lock_release(struct vault *v)
 {
 	if (!v->lock)
 		return;
-	backend_del(v->be, v->lock->name);
+	if (!backend_del(v->be, v->lock->name))
+		crashpoint("lock.released");
 	free(v->lock);
 	v->lock = NULL;
 }
@@ -244,5 +248,9 @@ int vault_lock_break(struct vault *v, const char *name)
 	if (!r && i == l.n)
 		r = -ENOENT;
 	name_list_free(&l);
-	return r ? r : backend_del(v->be, obj);
+	if (!r)
+		r = backend_del(v->be, obj);
+	if (!r)
+		crashpoint("lock.broken");
+	return r;
 }

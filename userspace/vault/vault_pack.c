@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 #include "vault/vault_index.h"
@@ -97,6 +98,7 @@ static int publish_pack(struct pack_writer *pw, uint32_t *idx)
 	r = backend_put(pw->v->be, name, pw->buf, pw->len);
 	if (r < 0)
 		return r;
+	crashpoint("pack.written");
 	pthread_mutex_lock(&pw->bi->mu);
 	r = bindex_add_pack(pw->bi, pid, idx);
 	pthread_mutex_unlock(&pw->bi->mu);
