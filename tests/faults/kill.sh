@@ -125,6 +125,36 @@ setup_repair() {
 }
 op_repair() { cs vault repair --vault "$RUN/v"; }
 
+# DEK rollover: a usage record (not authenticated, docs/vault-format.md)
+# that says the current DEK sealed its whole budget; the GC of the next
+# prune folds it into the keyring and makes a new DEK.
+setup_dek_roll() {
+	fresh_world && backup_expect v1 && backup_expect v3 || return
+	python3 - "$RUN/v" <<'PY'
+import json, os, sys
+v = sys.argv[1]
+cur = json.load(open(os.path.join(v, "keys.json")))["current_dek"]
+f = os.path.join(v, "usage", "20260101T000000Z-0badc0de.json")
+os.makedirs(os.path.dirname(f), exist_ok=True)
+open(f, "w").write(json.dumps({"dek": cur, "blobs": 1 << 28}))
+os.chmod(f, 0o600)
+PY
+}
+op_dek_roll() { cs prune --vault "$RUN/v"; }
+# A rotation killed after its journal: the next one first recovers
+# (rolls the first back), and is killed in turn at each of its points.
+setup_rotate_recover() {
+	setup_rotate || return
+	CRYPTSNAP_CRASH_AT=rotate.journal-written op_rotate
+	[ $? = 137 ] && [ -e "$RUN/v/rotation.json" ]
+}
+op_rotate_recover() { op_rotate; }
+
+# What the unfaulted run must print: the scenario did its work.
+declare -A OP_SAYS=([backup_first]='^point ' [backup_incr]='^point ' [restore]='.'
+	[prune]='^2 points removed' [gc]=' [1-9][0-9]* packs deleted'
+	[dek_roll]='DEK use budget reached: new DEK' [rotate]='^KEK rotated'
+	[rotate_recover]='^KEK rotated' [repair]='^[1-9][0-9]* packs re-indexed')
 declare -A OP_IMAGE=([backup_first]=v1 [backup_incr]=v2)
 # The repair scenario starts from a vault whose index is gone (verify
 # fails before the repair runs): its check right after the kill is that
@@ -244,6 +274,9 @@ scenario() {
 	if ! CRYPTSNAP_CRASH_LIST=$BASE/list "op_$s" >"$BASE/op.log" 2>&1; then
 		not_ok "$s: runs without a fault"; log_tail "$BASE/op.log"; return
 	fi
+	if ! grep -Eq -- "${OP_SAYS[$s]}" "$BASE/op.log"; then
+		not_ok "$s: the unfaulted run did not print /${OP_SAYS[$s]}/"; log_tail "$BASE/op.log"
+	fi
 	ok "$s: runs without a fault, passing $(sort -u "$BASE/list" | grep -c .) crash points ($(grep -c . "$BASE/list") passages)"
 	for at in $(passages "$BASE/list"); do
 		load_world "$s"
@@ -265,7 +298,7 @@ scenario() {
 
 [ -x "$CS" ] || { echo "not ok 1 - no tool at $CS (make tool)"; exit 1; }
 make_images
-for s in backup_first backup_incr restore prune gc rotate repair; do
+for s in backup_first backup_incr restore prune gc dek_roll rotate rotate_recover repair; do
 	scenario "$s"
 done
 echo "1..$N"
