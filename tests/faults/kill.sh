@@ -249,6 +249,21 @@ after_kill() {	# after_kill SCENARIO LABEL
 	else not_ok "$t: verify after the rerun"; log_tail "$BASE/verify.log"; fi
 	step "$t: the next backup" backup_expect v5
 	check_points "$t"
+	leftovers_go "$t"
+}
+
+# What the kill left (tmp/ uploads, a dead process's lock, unreferenced
+# packs and index objects) goes with the next lockers and a GC a day
+# later, and the vault still verifies clean.
+leftovers_go() {
+	local t=$1 left
+	age_vault
+	step "$t: GC a day later" cs prune --vault "$RUN/v" || return
+	left=$(cd "$RUN/v" && find tmp locks -type f 2>/dev/null)
+	if [ -z "$left" ]; then ok "$t: no upload or lock left"
+	else not_ok "$t: left behind: $(echo $left)"; fi
+	if verify_clean; then ok "$t: verify clean after GC"
+	else not_ok "$t: verify after GC"; log_tail "$BASE/verify.log"; fi
 }
 
 # Which passages of each name to kill at: "name:n" lines.
