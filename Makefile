@@ -75,6 +75,12 @@ check-s3: tool
 check-hostile: tool
 	$(Q)bash tests/hostile/run.sh
 
+# The kill -9 fault suite, host part (docs/reliability.md): every crash
+# point of backup, restore, prune, GC, key rotate and vault repair.
+.PHONY: check-faults
+check-faults: tool
+	$(Q)bash tests/faults/kill.sh
+
 check-vm: tool modules
 	$(Q)bash scripts/vm-check.sh $(KVERS)
 

@@ -12,6 +12,7 @@
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
 #include "cli/restore_files.h"
+#include "lib/crashpoint.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/luks.h"
@@ -261,6 +262,8 @@ static int do_restore(struct restore_args *a, struct vault *v, const struct mani
 	monitor_stop(&mon);
 	if (!r && fsync(img.fd) < 0)
 		r = -errno;
+	if (!r)
+		crashpoint("restore.synced");
 	close(img.fd);
 	job_finish(job, r, r ? strerror(-r) : NULL);
 	if (!r)

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
 
@@ -132,6 +133,7 @@ int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
 
 	if (r)
 		return r;
+	crashpoint("file.tmp-synced");
 	r = publish_tmp(dirfd, tmp, path, flags);
 	if (r == -ENOENT && (flags & WFA_MKDIRS)) {
 		r = mkdir_parents_at(dirfd, path);
@@ -142,5 +144,11 @@ int write_file_atomic_at(int dirfd, const char *path, const char *tmp,
 		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	return (flags & WFA_NODIRSYNC) ? 0 : fsync_parent_at(dirfd, path);
+	crashpoint("file.published");
+	if (flags & WFA_NODIRSYNC)
+		return 0;
+	r = fsync_parent_at(dirfd, path);
+	if (!r)
+		crashpoint("file.dir-synced");
+	return r;
 }

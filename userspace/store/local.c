@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
@@ -90,6 +91,7 @@ static int make_dirs(int dirfd, const char *name)
 				r = fsync_parent_at(dirfd, p);
 			if (r < 0)
 				return r;
+			crashpoint("store.dir-made");
 		}
 		*s = '/';
 	}
@@ -297,6 +299,7 @@ static int local_del(struct backend *b, const char *name)
 		return -EINVAL;
 	if (unlinkat(l->dirfd, name, 0) < 0)
 		return -errno;
+	crashpoint("store.unlinked");
 	return fsync_parent_at(l->dirfd, name);
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "lib/crashpoint.h"
 #include "lib/fsutil.h"
 #include "lib/names.h"
 #include "lib/util.h"
@@ -132,6 +133,8 @@ int disk_state_save(const struct disk_state *d)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	r = write_file_atomic_at(AT_FDCWD, p, tmp, s, strlen(s), 0);
+	if (!r)
+		crashpoint("disk-state.written");
 out:
 	json_object_put(o);
 	return r;

@@ -13,6 +13,7 @@
 #include <sys/sysmacros.h>
 #include <libdevmapper.h>
 
+#include "lib/crashpoint.h"
 #include "lib/secmem.h"
 #include "sys/dm.h"
 
@@ -332,6 +333,8 @@ int csdm_message(const char *name, const char *msg, char **resp)
 		return -ENOMEM;
 	}
 	ret = run(dmt);
+	if (!ret)
+		crashpoint("dm.message-sent");
 	if (!ret && resp) {
 		r = dm_task_get_message_response(dmt);
 		if (r && *r && !(*resp = strdup(r)))

@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
@@ -88,6 +89,8 @@ int vault_seen_put(const char *vault_id_hex, uint64_t counter)
 	snprintf(tmp, sizeof(tmp), ".catalogue.json.%d", (int)getpid());
 	if (!r) {
 		r = write_file_atomic_at(dfd, "catalogue.json", tmp, s, len, 0);
+		if (!r)
+			crashpoint("seen.counter-written");
 		free(s);
 	}
 	close(dfd);

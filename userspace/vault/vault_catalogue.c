@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
@@ -203,12 +204,15 @@ static int publish(struct vault *v, struct blob_ctx *c, const struct catalogue *
 	r = out ? blob_seal(c, BLOB_CATALOGUE, id, s, len, out) : -ENOMEM;
 	if (!r)
 		r = v->be->ops->put_new(v->be, name, out, len + BLOB_OVERHEAD);
+	if (!r)
+		crashpoint("catalogue.published");
 	free(out);
 	free(s);
 	if (!r && cat->counter > CATALOGUE_KEEP) {
 		version_name(cat->counter - CATALOGUE_KEEP, name, sizeof(name),
 			     idname, sizeof(idname));
-		backend_del(v->be, name);	/* old versions: best effort */
+		if (!backend_del(v->be, name))	/* old versions: best effort */
+			crashpoint("catalogue.old-deleted");
 	}
 	if (!r)
 		r = vault_seen_put(v->id_hex, cat->counter);

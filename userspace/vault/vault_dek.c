@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/crashpoint.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
 #include "vault/vault_dek.h"
@@ -20,7 +21,7 @@ int vault_dek_usage_flush(struct vault *v)
 	uint64_t n = v->keys ? __atomic_exchange_n(&v->keys->session_sealed, 0,
 						    __ATOMIC_RELAXED) : 0;
 	char name[96], id[32], body[96];
-	int len;
+	int len, r;
 
 	if (!n)
 		return 0;
@@ -28,7 +29,10 @@ int vault_dek_usage_flush(struct vault *v)
 	snprintf(name, sizeof(name), USAGE_PREFIX "%s.json", id);
 	len = snprintf(body, sizeof(body), "{\"dek\":%u,\"blobs\":%llu}",
 		       v->keys->cur_dek, (unsigned long long)n);
-	return backend_put(v->be, name, body, (size_t)len);
+	r = backend_put(v->be, name, body, (size_t)len);
+	if (!r)
+		crashpoint("dek.usage-written");
+	return r;
 }
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -90,6 +94,8 @@ static int put_keys(struct vault *v)
 	if (r < 0)
 		return r;
 	r = backend_put(v->be, KEYS_OBJECT, s, n);
+	if (!r)
+		crashpoint("dek.keyring-written");
 	free(s);
 	return r;
 }
@@ -167,7 +173,8 @@ int vault_dek_maintain(struct vault *v, unsigned int flags, unsigned int *rolled
 	/* Counted in the keyring now (a crash before these deletes counts
 	 * them twice, which only brings the next DEK sooner). */
 	for (i = 0; !r && i < names.n; i++)
-		backend_del(v->be, names.names[i]);
+		if (!backend_del(v->be, names.names[i]))
+			crashpoint("dek.usage-folded");
 	name_list_free(&names);
 	if (!r && *rolled) {
 		char detail[64];

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
@@ -236,6 +237,8 @@ int vault_disk_save(struct vault *v, struct blob_ctx *c, const struct vault_disk
 	if (r < 0)
 		return r;
 	r = vault_put_sealed_id(v, c, BLOB_DISK, n.obj, n.id, s, len);
+	if (!r)
+		crashpoint("disk.record-written");
 	free(s);
 	return r;
 }
@@ -409,6 +412,8 @@ int vault_disk_delete(struct vault *v, const char *name)
 	if (r < 0)
 		return r;
 	r = backend_del(v->be, n.obj);
+	if (!r)
+		crashpoint("disk.record-deleted");
 	if (own)
 		vault_lock_release(v);
 	return r;

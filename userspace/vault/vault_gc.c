@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/crashpoint.h"
 #include "lib/util.h"
 #include "vault/vault_gc.h"
 #include "vault/vault_index.h"
@@ -237,8 +238,9 @@ static int sweep(struct gc *g, const struct name_list *old_idx)
 
 	name_list_sort(&g->young);
 	for (i = 0; i < old_idx->n; i++)
-		if (!listed(&g->young, old_idx->names[i]))
-			backend_del(g->v->be, old_idx->names[i]);
+		if (!listed(&g->young, old_idx->names[i]) &&
+		    !backend_del(g->v->be, old_idx->names[i]))
+			crashpoint("gc.index-deleted");
 	r = backend_list(g->v->be, "packs/", &packs);
 	for (i = 0; !r && i < packs.n; i++) {
 		const char *p = packs.names[i];
@@ -254,6 +256,7 @@ static int sweep(struct gc *g, const struct name_list *old_idx)
 		}
 		g->v->be->ops->size(g->v->be, p, &sz);
 		if (!backend_del(g->v->be, p)) {
+			crashpoint("gc.pack-deleted");
 			g->st->packs_deleted++;
 			g->st->bytes_freed += sz;
 		}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 #include "vault/vault_index.h"
@@ -180,6 +181,8 @@ int vault_index_write(struct vault *v, struct blob_ctx *c, const struct bindex *
 		snprintf(name, sizeof(name), "index/%s.idx", hex);
 		if (!r)
 			r = vault_put_sealed(v, c, BLOB_INDEX, name, hex, buf, blen);
+		if (!r)
+			crashpoint("index.written");
 		free(buf);
 		if (!r && !k && first)
 			snprintf(first, firstlen, "%s", name);

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/names.h"
 #include "lib/util.h"
@@ -33,7 +34,8 @@ static void job_save(struct vault_job *j)
 	if (!vj_dump(o, &s, &n)) {
 		snprintf(name, sizeof(name), "jobs/%s.json", j->id);
 		/* Best effort: a job record never fails the job itself. */
-		backend_put(j->v->be, name, s, n);
+		if (!backend_put(j->v->be, name, s, n))
+			crashpoint("job.written");
 		free(s);
 	}
 	json_object_put(o);
@@ -100,8 +102,8 @@ static void job_prune(struct vault *v)
 		if (!job_name_ok(l.names[i]))
 			continue;
 		n--;
-		if (!job_live(v, l.names[i]))
-			backend_del(v->be, l.names[i]);
+		if (!job_live(v, l.names[i]) && !backend_del(v->be, l.names[i]))
+			crashpoint("job.deleted");
 	}
 	name_list_free(&l);
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/secmem.h"
@@ -164,6 +165,8 @@ int kek_generate(const char *dir, const char *vault_hex, uint32_t gen,
 	 * key's directory entry must be durable first. */
 	if (!r)
 		r = fsync_parent_at(AT_FDCWD, path);
+	if (!r)
+		crashpoint("kek.file-written");
 	if (!r)
 		r = kek_from_aes(key, out);
 	if (r)

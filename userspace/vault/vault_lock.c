@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/names.h"
 #include "lib/util.h"
@@ -194,7 +195,8 @@ static int lock_check(struct vault *v, const char *ours, int kind, struct vault_
 		    vault_lock_name_parse(obj + strlen(LOCKS), &li) < 0)
 			continue;	/* not a lock: neither obeyed nor deleted */
 		if (lock_stale(v, obj, &li)) {
-			backend_del(v->be, obj);
+			if (!backend_del(v->be, obj))
+				crashpoint("lock.stale-removed");
 			continue;
 		}
 		if (!conflicts(&li, kind))
@@ -295,6 +297,7 @@ int vault_lock(struct vault *v, int kind)
 	}
 	lk->renewing = 1;
 	v->lock = lk;
+	crashpoint("lock.taken");
 	return 0;
 }
 
@@ -303,7 +306,8 @@ void vault_lock_release(struct vault *v)
 	if (!v->lock)
 		return;
 	lease_stop(v->lock);	/* no renewal after the delete */
-	backend_del(v->be, v->lock->name);
+	if (!backend_del(v->be, v->lock->name))
+		crashpoint("lock.released");
 	lock_free(v->lock);
 	v->lock = NULL;
 }
@@ -372,5 +376,9 @@ int vault_lock_break(struct vault *v, const char *name)
 	if (!r && i == l.n)
 		r = -ENOENT;
 	name_list_free(&l);
-	return r ? r : backend_del(v->be, obj);
+	if (!r)
+		r = backend_del(v->be, obj);
+	if (!r)
+		crashpoint("lock.broken");
+	return r;
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
@@ -307,6 +308,8 @@ static int put_event(struct vault *v, const struct log_event *e)
 	if (r < 0)
 		return r;
 	r = backend_put(v->be, name, s, n);
+	if (!r)
+		crashpoint("log.event-written");
 	free(s);
 	return r;
 }
@@ -349,7 +352,8 @@ static int trim(struct vault *v, struct log_events *l, struct log_event *last)
 		if (!l->ev[i].chained)
 			continue;
 		snprintf(detail, sizeof(detail), "first kept %" PRIu64, l->ev[i].seq + 1);
-		backend_del(v->be, l->ev[i].name);
+		if (!backend_del(v->be, l->ev[i].name))
+			crashpoint("log.event-trimmed");
 		l->ev[i].chained = 0;
 		drop--;
 	}

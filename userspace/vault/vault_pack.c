@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "lib/util.h"
 #include "store/putq.h"
@@ -146,8 +147,10 @@ static void put_done(void *arg, int err)
 	struct pack_buf *pb = arg;
 	struct pack_writer *pw = pb->pw;
 
-	if (!err)
+	if (!err) {
+		crashpoint("pack.written");
 		err = index_pack(pw, pb);
+	}
 	pthread_mutex_lock(&pw->mu);
 	if (err && !pw->err)
 		pw->err = err;
@@ -306,6 +309,7 @@ int pack_writer_commit(struct pack_writer *pw, struct blob_ctx *c)
 	pthread_mutex_unlock(&pw->mu);
 	if (r < 0 || !pw->nall)
 		return r;
+	crashpoint("packs.synced");
 	pthread_mutex_lock(&pw->bi->mu);
 	r = vault_index_write(pw->v, c, pw->bi, pw->all, pw->nall, NULL, 0);
 	pthread_mutex_unlock(&pw->bi->mu);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/fsutil.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
@@ -205,6 +206,8 @@ int vault_pin_save(const struct vault *v, const struct vault_pin *in)
 		return -errno;
 	}
 	r = write_file_atomic_at(dfd, PIN_FILE, PIN_FILE ".tmp", s, n, 0);
+	if (!r)
+		crashpoint("pin.written");
 	close(dfd);
 	free(s);
 	return r;

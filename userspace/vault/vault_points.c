@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/crashpoint.h"
 #include "lib/crypto.h"
 #include "vault/vault_catalogue.h"
 #include "vault/vault_index.h"
@@ -85,8 +86,10 @@ int vault_point_save(struct vault *v, struct blob_ctx *c, const struct manifest 
 		r = vault_catalogue_update(v, c, CAT_BEGIN_SAVE, m->id, h);
 	if (!r)
 		r = backend_put(v->be, name, out, len + BLOB_OVERHEAD);
-	if (!r)
+	if (!r) {
+		crashpoint("point.published");
 		r = vault_catalogue_update(v, c, CAT_END_SAVE, m->id, h);
+	}
 	free(out);
 	free(s);
 	return r;
@@ -106,8 +109,10 @@ int vault_point_delete(struct vault *v, const char *id)
 		r = vault_catalogue_update(v, &c, CAT_BEGIN_DELETE, id, NULL);
 	if (!r)
 		r = backend_del(v->be, name);
-	if (!r)
+	if (!r) {
+		crashpoint("point.deleted");
 		r = vault_catalogue_update(v, &c, CAT_END_DELETE, id, NULL);
+	}
 	blob_ctx_free(&c);
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/crashpoint.h"
 #include "lib/util.h"
 #include "vault/vault_index.h"
 #include "vault/vault_pack.h"
@@ -250,8 +251,11 @@ static int run(struct repair *rp)
 	 * intact index objects stay as they are. */
 	if (!r && rp->n)
 		r = vault_index_write(rp->v, &rp->c, &rp->bi, rp->recs, rp->n, NULL, 0);
-	for (i = 0; !r && i < rp->replace.n; i++)
+	for (i = 0; !r && i < rp->replace.n; i++) {
 		r = backend_del(rp->v->be, rp->replace.names[i]);
+		if (!r)
+			crashpoint("repair.index-replaced");
+	}
 	name_list_free(&idx);
 	return r;
 }

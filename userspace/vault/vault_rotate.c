@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/crashpoint.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
@@ -43,6 +44,8 @@ static int journal_write(struct vault *v, const struct journal *j)
 	if (r < 0)
 		return r;
 	r = backend_put(v->be, JOURNAL, s, n);
+	if (!r)
+		crashpoint("rotate.journal-written");
 	free(s);
 	return r;
 }
@@ -178,6 +181,8 @@ static int commit_keys(struct vault *v, struct vault_pin *pin, struct vault_keys
 		r = backend_put(v->be, KEYS_OBJECT, s, len);
 		free(s);
 	}
+	if (!r)
+		crashpoint("rotate.keyring-committed");
 	if (r < 0) {
 		if (new_dek)
 			secmem_free(next->dek[n]);
@@ -219,8 +224,8 @@ static int pin_cleanup(struct vault *v, struct vault_pin *pin)
 		changed = 1;
 	}
 	if (pin->retired[0]) {
-		if (strcmp(pin->retired, pin->cur.file))
-			unlink(pin->retired);
+		if (strcmp(pin->retired, pin->cur.file) && !unlink(pin->retired))
+			crashpoint("rotate.old-kek-removed");
 		pin->retired[0] = 0;
 		changed = 1;
 	}
@@ -233,6 +238,8 @@ static int finish(struct vault *v, struct vault_pin *pin)
 
 	if (!r)
 		r = backend_del(v->be, JOURNAL);
+	if (!r)
+		crashpoint("rotate.journal-removed");
 	if (r == -ENOENT)
 		r = 0;
 	/* The retired vault-managed KEK must not outlive the switch. */
@@ -395,6 +402,8 @@ int vault_rotate_recover(struct vault *v)
 	r = keep_all_gen(v, gen);
 	if (!r)
 		r = backend_del(v->be, JOURNAL);
+	if (!r)
+		crashpoint("rotate.recovered");
 	if (!r && pinned)
 		r = pin_cleanup(v, &pin);
 	if (!r) {
