@@ -31,6 +31,13 @@ echo "ok - asan build"
 rc=0
 make --no-print-directory -j"$JOBS" -C "$B/tests/unit" all ||
 	{ echo "not ok - asan unit build"; exit 1; }
-make --no-print-directory -C "$B/tests/unit" run || rc=1
+# ASan intercepts mlock() and mlockall() and makes them succeed without
+# locking anything ("mlock is not supported"), so the tests that check key
+# memory really is locked (smaps "lo") cannot hold under it; they run in
+# the normal make check-unit.  Everything else runs.
+NOLOCK="test_secmem test_secrets"
+tests=$(cd "$B/tests/unit" && ls test_*.c | sed 's/\.c$//' | grep -vxF -f <(tr ' ' '\n' <<<"$NOLOCK"))
+echo "# check-asan: not under ASan (mlock): $NOLOCK"
+make --no-print-directory -C "$B/tests/unit" run TESTS="$(echo $tests)" || rc=1
 CRYPTSNAP=$B/userspace/cryptsnap bash "$TOP/tests/cli/run.sh" || rc=1
 exit $rc

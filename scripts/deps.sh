@@ -16,6 +16,7 @@ PKGS=(
 	libjson-c-dev libcmocka-dev libinih-dev e2fsprogs util-linux
 	groff-base man-db
 	restic borgbackup
+	clang libclang-rt-dev
 )
 BPO_PKGS=(linux-image-amd64 linux-headers-amd64 linux-image-cloud-amd64 linux-headers-cloud-amd64)
 

@@ -3,7 +3,8 @@
  * Binary decoders of vault objects: byte 0 picks one.
  *   0: a blob envelope (vault_blob.c) opened with a fixed key; the next
  *      33 bytes are its type and id.  A forged envelope never opens.
- *   1: a point segment (vault_seg.c) of 4096 chunk ids.
+ *   1: a point segment (vault_seg.c): 2 bytes (LE) give its chunk count
+ *      less one, 1..4096 (a point's last segment may be short).
  *   2: the record headers of a format-2 pack (vault_pack.c), walked the
  *      way repair walks them.
  *   3: the rotation journal (vault_rotate.c).
@@ -41,11 +42,16 @@ static void segment(const uint8_t *d, size_t n)
 {
 	seg_id_t *ids = malloc(SEG_N * sizeof(*ids));
 	uint8_t *buf = malloc(n ? n : 1);
+	uint32_t chunks;
 
 	if (!ids || !buf)
 		abort();
-	memcpy(buf, d, n);
-	seg_decode(buf, n, SEG_N, ids);
+	if (n < 2)
+		goto out;
+	chunks = 1 + (uint32_t)(d[0] | d[1] << 8) % SEG_N;
+	memcpy(buf, d + 2, n - 2);
+	seg_decode(buf, n - 2, chunks, ids);
+out:
 	free(buf);
 	free(ids);
 }
