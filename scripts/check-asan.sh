@@ -12,7 +12,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 JOBS=${JOBS:-2}
 
 rm -rf "$B" && mkdir -p "$B/scripts" "$B/tests" || exit 1
-cp -a "$TOP/userspace" "$TOP/include" "$B/" &&
+cp -a "$TOP/userspace" "$TOP/include" "$TOP/kmod" "$B/" &&
 	cp -a "$TOP/scripts/check-layers.sh" "$B/scripts/" &&
 	cp -a "$TOP/tests/unit" "$B/tests/" || exit 1
 make -s -C "$B/userspace" clean && make -s -C "$B/tests/unit" clean

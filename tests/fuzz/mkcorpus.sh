@@ -84,6 +84,22 @@ printf '\001100000 0 -' >"$OUT/dmparse/changes-empty"
 printf '\002aes-xts-plain64 :64:logon:cryptsetup:0b1e2f3a 0 /dev/vdb 32768 1 allow_discards' >"$OUT/dmparse/crypt"
 printf '\002aes-xts-plain64 0011223344556677 0 8:16 4096' >"$OUT/dmparse/crypt-hex"
 
+# --- kernel table and message arguments (fuzz_kargs): mode byte, device
+# sectors (LE32, here 2 GiB), then the arguments as device-mapper gets them
+kargs() { { printf "\\$(printf %03o "$1")\000\000\100\000"; printf '%s' "$3"; } >"$OUT/kargs/$2"; }
+kargs 0 table "128"
+kargs 0 table-features "128 0"
+kargs 0 table-unknown "128 1 frobnicate"
+kargs 1 changes "changes 0 4096"
+kargs 1 release "release 0 2048"
+kargs 1 release-unchanged "release_unchanged 4096"
+kargs 1 cow-timeout "cow_timeout 30"
+kargs 1 mem-limit "mem_limit 67108864"
+kargs 1 snap-take "snap_take 254:3 256"
+kargs 1 snap-drop "snap_drop"
+kargs 1 commit "commit"
+kargs 2 devt "254:3"
+
 # --- numbers, sizes, dates, hex, names ---------------------------------------
 for s in 0 18446744073709551615 4096 64K 1.5G 2GiB 16T 2026-12-01 2026-12-01T10:20:30 @1796165470 \
 	0b1e2f3a9c vm1-root host.example.org; do
