@@ -9,6 +9,8 @@
  *   envelope/   mode byte 1, chunk count - 1 (LE16) + every segment
  *   disk_rec/   a disk record as vault_disk_encode() writes it (disk
  *               records need a protected disk, so none is in the vault)
+ *   state_files/ mode byte 0 + a disk's state as disk_state_save() writes
+ *               it to $CRYPTSNAP_STATE_DIR (the same reason)
  * Usage: mkcorpus VAULT KEK OUT
  */
 #include <errno.h>
@@ -18,6 +20,8 @@
 #include <string.h>
 
 #include "lib/util.h"
+#include "sys/disk_state.h"
+#include "sys/source.h"
 #include "store/backend.h"
 #include "vault/vault.h"
 #include "vault/vault_disk.h"
@@ -155,6 +159,38 @@ static int disk_rec(void)
 	return r;
 }
 
+static int disk_state(void)
+{
+	struct disk_state d = { .chunk_sectors = 128, .size = 1ULL << 30,
+				.cow_size = 1ULL << 28, .last_counter = 3,
+				.created = 1796165470 };
+	char path[4096];
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	snprintf(d.name, sizeof(d.name), "d1");
+	snprintf(d.vault, sizeof(d.vault), "/srv/vault");
+	snprintf(d.backing, sizeof(d.backing), "/dev/vdb");
+	snprintf(d.crypt, sizeof(d.crypt), "d1-crypt");
+	snprintf(d.origin, sizeof(d.origin), "cryptsnap-d1");
+	snprintf(d.luks_uuid, sizeof(d.luks_uuid), "0b5c1a7e-3f2d-4c8b-9a6e-5d4f3e2a1b0c");
+	snprintf(d.cow_dir, sizeof(d.cow_dir), "/var/lib/cryptsnap/cow");
+	snprintf(d.last_point, sizeof(d.last_point), "20261201T225357Z-b68cf0de");
+	snprintf(d.last_uuid, sizeof(d.last_uuid), "0b1e2f3a-1111-4222-8333-944455556666");
+	r = disk_state_prepare();
+	if (!r)
+		r = disk_state_save(&d);
+	snprintf(path, sizeof(path), "%s/disks/d1.json", disk_state_dir());
+	if (!r)
+		r = read_small_file(path, 1 << 20, &buf, &len);
+	if (!r) {
+		save("state_files", "disk", 0, buf, len);
+		free(buf);
+	}
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct vault *v;
@@ -181,6 +217,8 @@ int main(int argc, char **argv)
 		r = dump_segs(v, &c);
 	if (!r)
 		r = disk_rec();
+	if (!r)
+		r = disk_state();
 	if (r < 0) {
 		fprintf(stderr, "mkcorpus: %s\n", strerror(-r));
 		return 1;

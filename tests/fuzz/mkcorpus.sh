@@ -48,6 +48,11 @@ printf '\003{"new_gen":2}' >"$OUT/envelope/journal"
 { printf '\000'; cat "$W/v/config.json"; } >"$OUT/vault_files/config"
 for f in "$W"/v/jobs/*.json; do { printf '\001'; cat "$f"; } >"$OUT/vault_files/job-${f##*/}"; done
 { printf '\002'; sed 's/"seq":1,/"seq":2,/' "$W"/v/log/000000000001-*.json; } >"$OUT/vault_files/log"
+# This host's state of the vault (fuzz_state_files): mode 1 catalogue
+# counter seen, mode 2 KEK pin, with the vault id the harness uses.
+vid=$(basename "$(ls -d "$W"/state/vaults/*/)")
+{ printf '\001'; sed "s/$vid/00112233445566778899aabbccddeeff/g" "$W"/state/vaults/*/catalogue.json; } >"$OUT/state_files/seen"
+{ printf '\002'; sed "s/$vid/00112233445566778899aabbccddeeff/g" "$W"/state/vaults/*/pin.json; } >"$OUT/state_files/pin"
 printf '\003host1_4242_0123456789abcdef.shared\n{"time":1796165470}' >"$OUT/vault_files/lock"
 
 # --- LUKS headers ------------------------------------------------------------
