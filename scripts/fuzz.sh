@@ -17,6 +17,13 @@ mode=${1:-}; shift || true
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# fuzz_vault_files and fuzz_state_files write a file per input: in tmpfs
+# that is ~20 times faster than on disk.
+if [ -z "${FUZZ_TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	FUZZ_TMPDIR=/dev/shm
+fi
+export TMPDIR=${FUZZ_TMPDIR:-${TMPDIR:-/tmp}}
+
 runs_of() { sed -n 's/^stat::number_of_executed_units: *//p' "$1" | tail -n 1; }
 
 fuzz_run() {	# harness
