@@ -30,7 +30,13 @@ head -c 64K /dev/zero | dd of="$W/img" bs=64K seek=3 conv=notrunc status=none
 head -c 64K /dev/urandom | dd of="$W/img" bs=64K seek=7 conv=notrunc status=none
 "$CS" backup --vault "$W/v" --source "$W/img" --disk d1 >/dev/null
 "$W/mkcorpus" "$W/v" "$(ls "$W"/keys/*.kek | head -n 1)" "$OUT"
-cp "$W/v/keys.json" "$OUT/keyring/keys.json"
+{ printf '\000'; cat "$W/v/keys.json"; } >"$OUT/keyring/peek"
+{ printf '\001'; cat "$W/v/keys.json"; } >"$OUT/keyring/open"
+# The KEK and vault id fuzz_keyring opens the keyring with (test data only).
+mkdir -p "$TOP/tests/fuzz/data"
+cp "$(ls "$W"/keys/*.kek | head -n 1)" "$TOP/tests/fuzz/data/keyring.kek"
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["vault_id"])' "$W/v/config.json" \
+	>"$TOP/tests/fuzz/data/keyring.id"
 # Envelope mode 0: type, id and a real envelope (opened with another key).
 # Pack mode 2: the head of a real pack, a few records.
 python3 - "$W/v" "$OUT/envelope" <<'PY'
