@@ -64,10 +64,11 @@ printf '\003host1_4242_0123456789abcdef.shared\n{"time":1796165470}' >"$OUT/vaul
 # --- LUKS headers ------------------------------------------------------------
 head -c 32 /dev/urandom >"$W/key"
 for t in luks1 luks2; do
+	small=()
+	[ $t = luks2 ] && small=(--luks2-metadata-size=16k --luks2-keyslots-size=256k)
 	truncate -s 4M "$W/$t.img"
 	cryptsetup luksFormat -q --type $t --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
-		--key-file "$W/key" $( [ $t = luks2 ] && echo --luks2-metadata-size=16k --luks2-keyslots-size=256k ) \
-		"$W/$t.img"
+		--key-file "$W/key" "${small[@]}" "$W/$t.img"
 done
 head -c 8K "$W/luks1.img" >"$OUT/luks_meta/luks1"
 head -c 32K "$W/luks2.img" >"$OUT/luks_meta/luks2"
