@@ -7,6 +7,8 @@
 #   make check-debug     VM suite on a lockdep/KASAN kernel built from Debian's
 #                        source (docs/reliability.md; not part of make check)
 #   make install         tool, DKMS module, units, man page (PREFIX, DESTDIR)
+#   make fuzz            libFuzzer harnesses, FUZZ_SECONDS (60) each (issue 15)
+#   make check-asan      unit + CLI tests built with ASan/UBSan (issue 15)
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -96,6 +98,16 @@ check-cloud: deps
 # change is submitted.  On a shared host: VM_RUN="flock LOCK bash scripts/vm-run.sh".
 check-debug: tool
 	$(Q)VM_RUN="$(VM_RUN)" bash scripts/check-debug.sh
+
+# Fuzzing and sanitizers (docs/reliability.md, "Fuzzed parsers"): host
+# only, separate build trees under build/fuzz and build/asan.
+.PHONY: fuzz fuzz-smoke check-asan
+fuzz:
+	$(Q)$(MAKE) --no-print-directory -C tests/fuzz run
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory -C tests/fuzz smoke
+check-asan:
+	$(Q)bash scripts/check-asan.sh
 
 dkms-check:
 	$(Q)bash scripts/dkms-check.sh $(KVERS) $(CLOUD_KVERS)

@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 #include <linux/string.h>
 
+#include "args.h"
 #include "cryptsnap-dm.h"
 #include "cryptsnap.h"
 #include "snap.h"
@@ -26,30 +27,14 @@ static struct cs_snap *current_snap(struct cs_origin *o)
 /* "major:minor" or a device node path. */
 static int parse_dev(const char *arg, dev_t *dev)
 {
-	unsigned int major, minor;
-	char dummy;
+	u32 major, minor;
+	int ret = cs_arg_devt(arg, &major, &minor);
 
-	if (sscanf(arg, "%u:%u%c", &major, &minor, &dummy) == 2) {
-		*dev = MKDEV(major, minor);
-		if (MAJOR(*dev) != major || MINOR(*dev) != minor)
-			return -EINVAL;
-		return 0;
-	}
-	return lookup_bdev(arg, dev) ? -EINVAL : 0;
-}
-
-/*
- * Every number in a message: decimal, no sign, no trailing junk, within
- * [min, max] (kstrtoull() rejects overflow).  The caller's type must hold
- * max.
- */
-static int parse_u64(const char *arg, u64 min, u64 max, u64 *v)
-{
-	unsigned long long x;
-
-	if (kstrtoull(arg, 10, &x) || x < min || x > max)
-		return -EINVAL;
-	*v = x;
+	if (ret == -ENOENT)
+		return lookup_bdev(arg, dev) ? -EINVAL : 0;
+	if (ret)
+		return ret;
+	*dev = MKDEV(major, minor);
 	return 0;
 }
 
@@ -58,15 +43,10 @@ static int parse_u64(const char *arg, u64 min, u64 max, u64 *v)
  * snapshot's own (copies, COW slots, view splitting); the change set stays
  * in tracking chunks.
  */
-static int parse_cow_chunk(struct cs_origin *o, const char *arg,
-			   struct cs_snap_params *p)
+static int cow_geometry(struct cs_origin *o, u64 sectors, struct cs_snap_params *p)
 {
-	u64 sectors = o->chunk_sectors;
-
-	if (arg && (parse_u64(arg, CRYPTSNAP_CHUNK_SECTORS_MIN,
-			      CRYPTSNAP_CHUNK_SECTORS_MAX, &sectors) ||
-		    !is_power_of_2(sectors) || sectors > o->dev_sectors))
-		return -EINVAL;
+	if (!sectors)
+		sectors = o->chunk_sectors;
 	/* The snapshot's bitmaps are allocated while dm-crypt is suspended. */
 	if ((u64)DIV_ROUND_UP_SECTOR_T(o->dev_sectors, sectors) > CS_MAX_CHUNKS)
 		return -EINVAL;
@@ -75,8 +55,7 @@ static int parse_cow_chunk(struct cs_origin *o, const char *arg,
 	return 0;
 }
 
-static int snap_take(struct cs_origin *o, const char *cow_path,
-		     const char *cow_chunk)
+static int snap_take(struct cs_origin *o, const char *cow_path, u64 cow_chunk)
 {
 	struct cs_snap_params p = {
 		.origin_dev = o->backing_dev,
@@ -99,7 +78,7 @@ static int snap_take(struct cs_origin *o, const char *cow_path,
 		      o->name);
 		return -EBUSY;
 	}
-	ret = parse_cow_chunk(o, cow_chunk, &p);
+	ret = cow_geometry(o, cow_chunk, &p);
 	if (ret)
 		return ret;
 	ret = parse_dev(cow_path, &p.cow_dev);
@@ -202,15 +181,11 @@ static int set_abort(struct cs_origin *o)
 }
 
 /* "release <start sector> <sectors>": the backup is done with the range. */
-static int release(struct cs_origin *o, const char *a_start, const char *a_nr)
+static int release(struct cs_origin *o, u64 start, u64 nr)
 {
 	struct cs_snap *s = current_snap(o);
-	u64 start, nr;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_u64(a_start, 0, o->dev_sectors, &start) ||
-	    parse_u64(a_nr, 0, o->dev_sectors, &nr))
-		return -EINVAL;
 	if (!s)
 		return -EBUSY;
 	return cs_snap_release(s, start, nr);
@@ -222,18 +197,15 @@ static int release(struct cs_origin *o, const char *a_start, const char *a_nr)
  * every gap between the frozen set's extents after that.  Refused (EBUSY)
  * while any view read is in flight, before anything is released.
  */
-static int release_unchanged(struct cs_origin *o, const char *a_keep)
+static int release_unchanged(struct cs_origin *o, u64 keep)
 {
 	struct cs_snap *s = current_snap(o);
 	unsigned int shift = ilog2(o->chunk_sectors);
 	unsigned long c = 0, len;
 	sector_t pos, end;
-	u64 keep;
 	int ret = 0;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_u64(a_keep, 0, o->dev_sectors, &keep))
-		return -EINVAL;
 	if (!s || !o->track.frozen)
 		return -EBUSY;
 	if (cs_snap_view_busy(s))
@@ -254,15 +226,11 @@ static int release_unchanged(struct cs_origin *o, const char *a_keep)
 }
 
 /* "cow_timeout <seconds>": now for the current snapshot, and for later ones. */
-static int set_cow_timeout(struct cs_origin *o, const char *arg)
+static int set_cow_timeout(struct cs_origin *o, u64 secs)
 {
 	struct cs_snap *s = current_snap(o);
-	u64 secs;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_u64(arg, CRYPTSNAP_COW_TIMEOUT_MIN, CRYPTSNAP_COW_TIMEOUT_MAX,
-		      &secs))
-		return -EINVAL;
 	o->cow_timeout = secs;
 	if (s)
 		cs_snap_set_cow_timeout(s, secs);
@@ -270,16 +238,11 @@ static int set_cow_timeout(struct cs_origin *o, const char *arg)
 }
 
 /* "mem_limit <bytes>": now for the current snapshot, and for later ones. */
-static int set_mem_limit(struct cs_origin *o, const char *arg)
+static int set_mem_limit(struct cs_origin *o, u64 bytes)
 {
 	struct cs_snap *s = current_snap(o);
-	u64 bytes;
 
 	lockdep_assert_held(&o->ctl_lock);
-	/* 0 is the default; else at least the minimum. */
-	if (parse_u64(arg, 0, CRYPTSNAP_MEM_LIMIT_MAX, &bytes) ||
-	    (bytes && bytes < CRYPTSNAP_MEM_LIMIT_MIN))
-		return -EINVAL;
 	o->mem_limit = bytes;
 	if (s)
 		cs_snap_set_mem_limit(s, bytes);
@@ -336,29 +299,10 @@ static int changes_page(struct cs_origin *o, const struct cs_bitmap *bm,
 	return 1;	/* dm: @result holds output */
 }
 
-/* "<start chunk> [<max extents>]" of changes and live_changes. */
-static int parse_page_args(struct cs_origin *o, unsigned int argc,
-			   char **argv, u64 *from, u64 *max)
+static int changes(struct cs_origin *o, u64 from, u64 max, char *result,
+		   unsigned int maxlen)
 {
-	*max = CRYPTSNAP_MSG_MAX_EXTENTS;
-	if (argc < 2 || argc > 3)
-		return -EINVAL;
-	if (parse_u64(argv[1], 0, o->nr_chunks, from))
-		return -EINVAL;
-	if (argc == 3 &&
-	    parse_u64(argv[2], 1, CRYPTSNAP_MSG_MAX_EXTENTS, max))
-		return -EINVAL;
-	return 0;
-}
-
-static int changes(struct cs_origin *o, unsigned int argc, char **argv,
-		   char *result, unsigned int maxlen)
-{
-	u64 from, max;
-
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_page_args(o, argc, argv, &from, &max))
-		return -EINVAL;
 	if (!current_snap(o) || !o->track.frozen)
 		return -EBUSY;
 	return changes_page(o, o->track.frozen, from, max, result, maxlen);
@@ -369,14 +313,10 @@ static int changes(struct cs_origin *o, unsigned int argc, char **argv,
  * suspended and has no snapshot: then no write can add to it and there is
  * no change set, so the pages read are the final and whole picture.
  */
-static int live_changes(struct cs_origin *o, unsigned int argc, char **argv,
-			char *result, unsigned int maxlen, bool suspended)
+static int live_changes(struct cs_origin *o, u64 from, u64 max, char *result,
+			unsigned int maxlen, bool suspended)
 {
-	u64 from, max;
-
 	lockdep_assert_held(&o->ctl_lock);
-	if (parse_page_args(o, argc, argv, &from, &max))
-		return -EINVAL;
 	if (!suspended || current_snap(o) || o->track.frozen)
 		return -EBUSY;
 	return changes_page(o, o->track.live, from, max, result, maxlen);
@@ -386,16 +326,14 @@ static int live_changes(struct cs_origin *o, unsigned int argc, char **argv,
  * "adopt <uuid> <counter> <base>": continue the generation a previous
  * instance of this device saved at shutdown.  Only on a fresh tracker
  * (no snapshot, counter 0, nothing marked), so no change can be lost.
+ * args.c checked the numbers (base <= counter).
  */
-static int adopt(struct cs_origin *o, char **argv)
+static int adopt(struct cs_origin *o, const char *id, u64 counter, u64 base)
 {
-	u64 counter, base;
 	uuid_t uuid;
 
 	lockdep_assert_held(&o->ctl_lock);
-	if (uuid_parse(argv[1], &uuid) ||
-	    parse_u64(argv[2], 0, U64_MAX - 1, &counter) ||
-	    parse_u64(argv[3], 0, counter, &base))
+	if (uuid_parse(id, &uuid))
 		return -EINVAL;
 	if (current_snap(o) || o->track.frozen || o->track.counter ||
 	    o->track.base || cs_track_changed(&o->track))
@@ -405,114 +343,77 @@ static int adopt(struct cs_origin *o, char **argv)
 }
 
 /*
- * One "<start>:<len>" of a merge list at *p; moves *p past it and its
- * comma.  The extent must lie inside the device and not be empty.
- */
-static int next_extent(struct cs_origin *o, const char **p,
-		       unsigned long *start, unsigned long *len)
-{
-	char num[24];
-	u64 s, l;
-	size_t n;
-
-	n = strcspn(*p, ":");
-	if (!n || n >= sizeof(num) || (*p)[n] != ':')
-		return -EINVAL;
-	memcpy(num, *p, n);
-	num[n] = '\0';
-	if (parse_u64(num, 0, o->nr_chunks - 1, &s))
-		return -EINVAL;
-	*p += n + 1;
-	n = strcspn(*p, ",");
-	if (!n || n >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, *p, n);
-	num[n] = '\0';
-	if (parse_u64(num, 1, o->nr_chunks - s, &l))
-		return -EINVAL;
-	*p += n + ((*p)[n] == ',');
-	*start = s;
-	*len = l;
-	return 0;
-}
-
-/*
- * "merge <start>:<len>[,<start>:<len>...]": mark chunks changed, e.g.
- * the saved map replayed after adopt.  Marking more is always safe (the
- * next backup reads more), so it needs only that no snapshot exists.
- * The whole list is checked before anything is marked.
+ * "merge <start>:<len>[,...]": mark chunks changed, e.g. the saved map
+ * replayed after adopt.  Marking more is always safe (the next backup
+ * reads more), so it needs only that no snapshot exists.  args.c checked
+ * the whole list (count, bounds) before we get here.
  */
 static int merge(struct cs_origin *o, const char *list)
 {
-	unsigned long start, len, n;
-	const char *p;
-	int pass;
+	const char *p = list;
+	u64 start, len;
 
 	lockdep_assert_held(&o->ctl_lock);
 	if (current_snap(o) || o->track.frozen)
 		return -EBUSY;
-	for (pass = 0; pass < 2; pass++) {
-		for (p = list, n = 0; *p; n++) {
-			if (n == CRYPTSNAP_MSG_MAX_EXTENTS ||
-			    next_extent(o, &p, &start, &len))
-				return -EINVAL;
-			if (pass)
-				cs_track_mark(&o->track, start, start + len - 1);
-			cond_resched();
-		}
-		if (!n || p[-1] == ',')
-			return -EINVAL;
+	while (*p) {
+		if (cs_arg_next_extent(&p, o->nr_chunks, &start, &len))
+			return -EINVAL;	/* not reached: checked by args.c */
+		cs_track_mark(&o->track, start, start + len - 1);
+		cond_resched();
 	}
 	return 0;
 }
 
-static int dispatch(struct cs_origin *o, unsigned int argc, char **argv,
-		    char *result, unsigned int maxlen, bool suspended)
+/* Arguments are parsed and range-checked (args.c) before any state is looked at. */
+static int dispatch(struct cs_origin *o, const struct cs_msg *m, char *result,
+		    unsigned int maxlen, bool suspended)
 {
-	const char *verb = argv[0];
-
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_CHANGES))
-		return changes(o, argc, argv, result, maxlen);
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_LIVE_CHANGES))
-		return live_changes(o, argc, argv, result, maxlen, suspended);
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_ADOPT))
-		return argc == 4 ? adopt(o, argv) : -EINVAL;
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_MERGE))
-		return argc == 2 ? merge(o, argv[1]) : -EINVAL;
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE))
-		return argc == 3 ? release(o, argv[1], argv[2]) : -EINVAL;
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_COW_TIMEOUT))
-		return argc == 2 ? set_cow_timeout(o, argv[1]) : -EINVAL;
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_MEM_LIMIT))
-		return argc == 2 ? set_mem_limit(o, argv[1]) : -EINVAL;
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_RELEASE_UNCHANGED))
-		return argc == 2 ? release_unchanged(o, argv[1]) : -EINVAL;
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_SNAP_TAKE))
-		return argc == 2 || argc == 3 ?
-			snap_take(o, argv[1], argc == 3 ? argv[2] : NULL) :
-			-EINVAL;
-	if (argc != 1)
-		return -EINVAL;
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_SNAP_DROP))
+	switch (m->verb) {
+	case CS_MSG_CHANGES:
+		return changes(o, m->a, m->b, result, maxlen);
+	case CS_MSG_LIVE_CHANGES:
+		return live_changes(o, m->a, m->b, result, maxlen, suspended);
+	case CS_MSG_ADOPT:
+		return adopt(o, m->dev, m->a, m->b);
+	case CS_MSG_MERGE:
+		return merge(o, m->dev);
+	case CS_MSG_RELEASE:
+		return release(o, m->a, m->b);
+	case CS_MSG_RELEASE_UNCHANGED:
+		return release_unchanged(o, m->a);
+	case CS_MSG_COW_TIMEOUT:
+		return set_cow_timeout(o, m->a);
+	case CS_MSG_MEM_LIMIT:
+		return set_mem_limit(o, m->a);
+	case CS_MSG_SNAP_TAKE:
+		return snap_take(o, m->dev, m->a);
+	case CS_MSG_SNAP_DROP:
 		return snap_drop(o);
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_COMMIT))
+	case CS_MSG_COMMIT:
 		return set_commit(o);
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_ABORT))
+	case CS_MSG_ABORT:
 		return set_abort(o);
-	if (!strcasecmp(verb, CRYPTSNAP_MSG_RESET))
+	case CS_MSG_RESET:
 		return track_reset(o);
+	}
 	return -EINVAL;
 }
 
 int cs_origin_message(struct cs_origin *o, unsigned int argc, char **argv,
 		      char *result, unsigned int maxlen, bool suspended)
 {
+	struct cs_arg_limits lim = {
+		.dev_sectors = o->dev_sectors, .nr_chunks = o->nr_chunks,
+	};
+	struct cs_msg m;
 	int ret;
 
-	if (!argc)
-		return -EINVAL;
+	ret = cs_arg_message(argc, argv, &lim, &m);
+	if (ret)
+		return ret;
 	mutex_lock(&o->ctl_lock);
-	ret = dispatch(o, argc, argv, result, maxlen, suspended);
+	ret = dispatch(o, &m, result, maxlen, suspended);
 	mutex_unlock(&o->ctl_lock);
 	return ret;
 }

@@ -14,6 +14,7 @@
 #include <linux/bio.h>
 #include <linux/slab.h>
 
+#include "args.h"
 #include "cryptsnap-dm.h"
 #include "cryptsnap.h"
 #include "origin.h"
@@ -32,60 +33,17 @@ struct cs_target {
 static int parse_chunk_size(struct dm_target *ti, const char *arg,
 			    struct cs_target *cs)
 {
-	unsigned int chunk;
 	sector_t dev_sectors = bdev_nr_sectors(cs->dev->bdev);
+	u32 chunk;
+	int ret;
 
-	/* kstrtouint rejects signs, trailing garbage and overflow. */
-	if (kstrtouint(arg, 10, &chunk)) {
-		ti->error = "Invalid chunk size";
-		return -EINVAL;
-	}
-	if (!chunk || !is_power_of_2(chunk)) {
-		ti->error = "Chunk size must be a non-zero power of two";
-		return -EINVAL;
-	}
-	if (chunk < CRYPTSNAP_CHUNK_SECTORS_MIN ||
-	    chunk > CRYPTSNAP_CHUNK_SECTORS_MAX) {
-		ti->error = "Chunk size out of range (8..16384 sectors)";
-		return -EINVAL;
-	}
-	if (chunk > dev_sectors) {
-		ti->error = "Chunk size larger than the backing device";
-		return -EINVAL;
-	}
-	if ((u64)DIV_ROUND_UP_SECTOR_T(dev_sectors, chunk) > CS_MAX_CHUNKS) {
-		ti->error = "Too many chunks: use a larger chunk size";
-		return -EINVAL;
-	}
+	ret = cs_arg_chunk(arg, dev_sectors, CS_MAX_CHUNKS, &chunk, &ti->error);
+	if (ret)
+		return ret;
 	cs->dev_sectors = dev_sectors;
 	cs->chunk_sectors = chunk;
 	cs->chunk_shift = ilog2(chunk);
 	cs->nr_chunks = DIV_ROUND_UP_SECTOR_T(dev_sectors, chunk);
-	return 0;
-}
-
-static int parse_features(struct dm_target *ti, struct dm_arg_set *as)
-{
-	static const struct dm_arg _args[] = {
-		{0, CRYPTSNAP_MAX_FEATURE_ARGS, "Invalid number of feature arguments"},
-	};
-	unsigned int argc;
-	int ret;
-
-	if (!as->argc)
-		return 0;
-	ret = dm_read_arg_group(_args, as, &argc, &ti->error);
-	if (ret)
-		return ret;
-	/* No feature is defined yet: any named one is unknown. */
-	if (argc) {
-		ti->error = "Unknown feature argument";
-		return -EINVAL;
-	}
-	if (as->argc) {
-		ti->error = "Unexpected trailing arguments";
-		return -EINVAL;
-	}
 	return 0;
 }
 
@@ -139,7 +97,7 @@ static int cs_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ret = parse_chunk_size(ti, dm_shift_arg(&as), cs);
 	if (ret)
 		goto err_put;
-	ret = parse_features(ti, &as);
+	ret = cs_arg_features(as.argc, as.argv, &ti->error);
 	if (ret)
 		goto err_put;
 	if (ti->begin || ti->len != bdev_nr_sectors(cs->dev->bdev)) {

@@ -41,6 +41,9 @@ step build build
 step "unit tests" make --no-print-directory -C tests/unit run
 [ -f tests/cli/run.sh ] && step "CLI tests" bash tests/cli/run.sh
 step "hostile vault" bash tests/hostile/run.sh
+# Each libFuzzer harness over its seed corpus and kept crash inputs (issue
+# 15; the long runs are make fuzz).
+step "fuzz smoke" make --no-print-directory fuzz-smoke
 step "kernel selection" bash tests/build/kernels.sh
 step "make install" bash tests/build/install.sh
 step "man page and completion" bash tests/build/docs.sh

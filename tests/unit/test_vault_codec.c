@@ -160,6 +160,7 @@ static void test_manifest_roundtrip(void **state)
 	assert_true(seg_is_zero_id(back.segs[0]));
 	assert_int_equal(back.escrow[0].wraps[0].gen, 3);
 	assert_string_equal(manifest_meta(&back, "tracking-uuid"), "abc");
+	manifest_free(&back);
 	/* Wrong vault geometry is refused. */
 	assert_int_equal(manifest_decode(s, len, 4096, 4096, &back), -EUCLEAN);
 	free(s);

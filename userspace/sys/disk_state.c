@@ -62,7 +62,7 @@ static int get_str(json_object *o, const char *key, char *out, size_t len)
 
 static int decode(json_object *o, struct disk_state *d)
 {
-	uint64_t cs;
+	uint64_t cs = 0;
 	int r = 0;
 
 #define GS(f) if (!r) r = get_str(o, #f, d->f, sizeof(d->f));

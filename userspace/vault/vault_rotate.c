@@ -50,10 +50,24 @@ static int journal_write(struct vault *v, const struct journal *j)
 	return r;
 }
 
-static int journal_read(struct vault *v, struct journal *j)
+int rotate_journal_decode(const void *buf, size_t len, uint32_t *new_gen)
 {
 	json_object *o;
 	uint64_t gen;
+	int r = vj_parse(buf, len, &o);
+
+	if (r < 0)
+		return r;
+	if (vj_u64(o, "new_gen", &gen) || !gen || gen > UINT32_MAX)
+		r = -EUCLEAN;
+	else
+		*new_gen = (uint32_t)gen;
+	json_object_put(o);
+	return r;
+}
+
+static int journal_read(struct vault *v, struct journal *j)
+{
 	void *buf;
 	size_t len;
 	int r;
@@ -63,15 +77,8 @@ static int journal_read(struct vault *v, struct journal *j)
 		r = -EUCLEAN;
 	if (r < 0)
 		return r;
-	r = vj_parse(buf, len, &o);
+	r = rotate_journal_decode(buf, len, &j->new_gen);
 	free(buf);
-	if (r < 0)
-		return r;
-	if (vj_u64(o, "new_gen", &gen) || !gen || gen > UINT32_MAX)
-		r = -EUCLEAN;
-	else
-		j->new_gen = (uint32_t)gen;
-	json_object_put(o);
 	return r;
 }
 

@@ -14,6 +14,7 @@
  * by vault_rotate_recover().  Needs an exclusive lock and unlocked keys.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vault/vault.h"
 
@@ -21,5 +22,8 @@
  * customer-managed vault.  new_path receives the new KEK file. */
 int vault_rotate(struct vault *v, const char *new_kek, char *new_path, size_t len);
 int vault_rotate_recover(struct vault *v);
+/* The journal's JSON (exposed for tests): -EUCLEAN unless it names a new
+ * generation 1..UINT32_MAX. */
+int rotate_journal_decode(const void *buf, size_t len, uint32_t *new_gen);
 
 #endif
