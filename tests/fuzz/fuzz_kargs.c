@@ -58,6 +58,23 @@ static void table(unsigned int argc, char **argv, u64 dev_sectors)
 		abort();
 }
 
+/* An accepted merge list: every extent inside the device, not empty, at
+ * most CRYPTSNAP_MSG_MAX_EXTENTS of them, nothing left over. */
+static int merge_list_ok(const char *p, u64 nr_chunks)
+{
+	u64 start, len, n = 0;
+
+	if (!p || !*p)
+		return 0;
+	while (*p) {
+		if (cs_arg_next_extent(&p, nr_chunks, &start, &len) ||
+		    !len || start >= nr_chunks || len > nr_chunks - start)
+			return 0;
+		n++;
+	}
+	return n <= CRYPTSNAP_MSG_MAX_EXTENTS;
+}
+
 static void message(unsigned int argc, char **argv, u64 dev_sectors)
 {
 	struct cs_arg_limits lim = { .dev_sectors = dev_sectors,
@@ -69,6 +86,7 @@ static void message(unsigned int argc, char **argv, u64 dev_sectors)
 		return;
 	switch (m.verb) {
 	case CS_MSG_CHANGES:
+	case CS_MSG_LIVE_CHANGES:
 		bad = m.a > lim.nr_chunks || !m.b || m.b > CRYPTSNAP_MSG_MAX_EXTENTS;
 		break;
 	case CS_MSG_RELEASE:
@@ -87,6 +105,12 @@ static void message(unsigned int argc, char **argv, u64 dev_sectors)
 		bad = !m.dev || !*m.dev || (m.a && (m.a < CRYPTSNAP_CHUNK_SECTORS_MIN ||
 			m.a > CRYPTSNAP_CHUNK_SECTORS_MAX || (m.a & (m.a - 1)) ||
 			m.a > dev_sectors));
+		break;
+	case CS_MSG_ADOPT:
+		bad = !m.dev || m.b > m.a;
+		break;
+	case CS_MSG_MERGE:
+		bad = !merge_list_ok(m.dev, lim.nr_chunks);
 		break;
 	case CS_MSG_SNAP_DROP: case CS_MSG_COMMIT: case CS_MSG_ABORT: case CS_MSG_RESET:
 		bad = argc != 1;

@@ -13,7 +13,7 @@ trap 'rm -rf "$W"' EXIT
 export CRYPTSNAP_KEY_DIR=$W/keys CRYPTSNAP_STATE_DIR=$W/state CRYPTSNAP_CONFIG=$W/conf
 : >"$W/conf" && chmod 600 "$W/conf"
 
-PKGS="devmapper libcryptsetup libcrypto blkid json-c inih"
+PKGS=$(make -s -f "$TOP/userspace/pkgs.mk" --eval 'pkgs: ; @echo $(CRYPTSNAP_PKGS)' pkgs)
 # shellcheck disable=SC2046
 gcc -O1 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$TOP/userspace" -I"$TOP/include" \
 	$(pkg-config --cflags $PKGS) -o "$W/mkcorpus" "$TOP/tests/fuzz/mkcorpus.c" \
