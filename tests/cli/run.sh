@@ -92,7 +92,7 @@ PY
 }
 
 CHUNK=65536
-SIZE_MB=256
+SIZE_MB=${CLI_SIZE_MB:-256}	# tests/s3/run.sh: 64 (each MiB crosses loopback 3 times)
 
 # Change 1% of the chunks of an image in place, at random chunk numbers.
 mutate() {

@@ -13,7 +13,7 @@ set -a
 set +a
 rc=0
 echo "# CLI suite on s3://$S3_BUCKET"
-CLI_BACKEND=s3 bash "$TOP/tests/cli/run.sh" || rc=1
+CLI_BACKEND=s3 CLI_SIZE_MB=${CLI_SIZE_MB:-64} bash "$TOP/tests/cli/run.sh" || rc=1
 echo "# S3-specific tests"
 bash "$TOP/tests/s3/s3.sh" || rc=1
 exit $rc
