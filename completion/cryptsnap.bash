@@ -27,7 +27,7 @@ _cryptsnap_mappings() {	# open device-mapper devices, for protect
 
 _cryptsnap() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="version vault protect unprotect status backup points restore verify prune key jobs lock config"
+	local cmds="version vault protect unprotect status backup points restore verify prune key jobs lock config policy"
 	local cmd=${COMP_WORDS[1]:-} sub=${COMP_WORDS[2]:-} opts="" pos=""
 
 	COMPREPLY=()
@@ -37,7 +37,7 @@ _cryptsnap() {
 	fi
 	# The argument of an option.
 	case $prev in
-	--vault | --cow-dir | --key-dir | --escrow-dir)
+	--vault | --cow-dir | --key-dir | --escrow-dir | --root | --unit-dir)
 		compopt -o filenames 2>/dev/null
 		_cryptsnap_reply -d -- "$cur"
 		return ;;
@@ -91,6 +91,9 @@ _cryptsnap() {
 	config)
 		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "check" -- "$cur"; return; }
 		opts="--config" ;;
+	policy)
+		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "apply" -- "$cur"; return; }
+		opts="--root --unit-dir --config" ;;
 	*) return ;;
 	esac
 	if [[ $cur == -* ]]; then

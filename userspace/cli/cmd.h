@@ -48,6 +48,7 @@ int cmd_unprotect(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_lock(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 /* "backup DISK" and "key escrow DISK": protected disks (cmd_backup_disk.c,
  * cmd_protect.c), reached through cmd_backup() and cmd_key(). */
 int cmd_backup_disk(int argc, char **argv);
