@@ -48,7 +48,7 @@ _cryptsnap() {
 	--disk | --name)
 		_cryptsnap_disks "$cur"
 		return ;;
-	--retain-until | --now | --point | --threads | --cow-size | --chunk-size | \
+	--retain-until | --now | --point | --threads | --cow-size | --chunk-size | --rate-limit | \
 	--keep-last | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | \
 	--escrow | --escrow-secret)
 		return ;;
@@ -67,7 +67,7 @@ _cryptsnap() {
 	unprotect) pos=disk ;;
 	status) opts="--json" pos=disk ;;
 	backup)
-		opts="--retain-until --full --cow-size --kek --json --vault --source --disk --escrow --escrow-secret --threads"
+		opts="--retain-until --full --cow-size --kek --json --vault --source --disk --escrow --escrow-secret --threads --rate-limit"
 		pos=disk ;;
 	points) opts="--vault --disk --kek --json" ;;
 	restore) opts="--vault --point --to --force --check-key --kek --escrow-dir --threads" ;;
@@ -81,7 +81,7 @@ _cryptsnap() {
 		rotate) opts="--vault --kek --old-kek" ;;
 		escrow) opts="--key-file --kek" pos=disk ;;
 		esac ;;
-	jobs) opts="--vault --json" ;;
+	jobs) opts="--vault --json --follow" ;;
 	lock)
 		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "list break" -- "$cur"; return; }
 		case $sub in

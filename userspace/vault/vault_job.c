@@ -222,3 +222,28 @@ int job_list(struct vault *v, void **array)
 	*array = a;
 	return 0;
 }
+
+int job_get(struct vault *v, const char *id, void **obj)
+{
+	char name[80];
+	json_object *o;
+	void *buf;
+	size_t len;
+	int r;
+
+	if (strlen(id) > 40)
+		return -EINVAL;
+	snprintf(name, sizeof(name), "jobs/%s.json", id);
+	if (!job_name_ok(name))
+		return -EINVAL;
+	r = backend_get(v->be, name, 16384, &buf, &len);
+	if (r < 0)
+		return r;
+	r = vj_parse(buf, len, &o);
+	free(buf);
+	if (r)
+		return -EBADMSG;
+	mark_dead(o);
+	*obj = o;
+	return 0;
+}

@@ -42,5 +42,9 @@ void job_update(struct vault_job *j, uint64_t done, int force);
 void job_finish(struct vault_job *j, int err, const char *errmsg);
 /* All jobs as a JSON array (json_object *), oldest first. */
 int job_list(struct vault *v, void **array);
+/* The record of job id as a json_object * (a running job whose process is
+ * gone says "interrupted").  -EINVAL: id is not a job id; -ENOENT: no such
+ * job. */
+int job_get(struct vault *v, const char *id, void **obj);
 
 #endif
