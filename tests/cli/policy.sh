@@ -5,7 +5,9 @@
 # weekly and manual disks; the timer links and drop-ins it writes; a second
 # apply changing nothing; a changed configuration (stale timers removed,
 # an admin's own drop-in kept); the crypttab warning; a bad schedule
-# (exit 2, one line, nothing touched).  Prints TAP.
+# (exit 2, one line, nothing touched); and, in a private mount namespace
+# with a systemctl stub, the systemctl calls an apply on the running
+# system makes.  Prints TAP.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 CS=${CRYPTSNAP:-$TOP/userspace/cryptsnap}
@@ -190,6 +192,56 @@ out=$("$CS" policy apply --root "$W/empty" --config "$W/x.conf" 2>&1)
 "$CS" policy frobnicate >/dev/null 2>&1
 [ $? = 2 ] && ok "unknown policy subcommand: exit 2" || no "unknown subcommand accepted"
 "$CS" policy --help | grep -q 'policy apply' && ok "--help" || no "--help"
+
+# The running system (root /), in a private mount namespace: scratch
+# /etc/systemd/system, /usr/local and /run/systemd/system (so it looks
+# booted with systemd), and a systemctl stub that logs: which systemctl
+# calls follow each apply.  The host is never touched; needs root.
+live_mode() {
+	local L=$W/live
+	mkdir -p "$L/units" "$L/usrlocal/lib/systemd/system" "$L/run-systemd/system" "$L/bin"
+	cp "$R$TPL" "$L/usrlocal/lib/systemd/system/"
+	printf '#!/bin/bash\necho "systemctl $*" >>"%s"\n' "$L/log" >"$L/bin/systemctl"
+	chmod +x "$L/bin/systemctl"
+	printf '[disk "a"]\nschedule = daily 01:00\n[disk "b"]\nschedule = daily 02:00\n' >"$L/1.conf"
+	printf '[disk "a"]\nschedule = daily 01:00\n[disk "c"]\nschedule = weekly sun 03:00\n' >"$L/2.conf"
+	chmod 600 "$L"/*.conf
+	install -m 600 /dev/null "$L/cur.conf"
+	# shellcheck disable=SC2016
+	CS=$CS L=$L PATH=$L/bin:$PATH unshare -m bash -c '
+		mount --make-rprivate / &&
+		mount --bind "$L/units" /etc/systemd/system &&
+		mount --bind "$L/usrlocal" /usr/local &&
+		mount --bind "$L/run-systemd" /run/systemd || exit 99
+		for c in 1 2; do
+			echo "apply $c" >>"$L/log"
+			cp "$L/$c.conf" "$L/cur.conf"
+			"$CS" policy apply --config "$L/cur.conf" >/dev/null 2>>"$L/err"
+			echo "rc=$?" >>"$L/log"
+		done
+		readlink /etc/systemd/system/timers.target.wants/* >>"$L/log"
+	'
+}
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	live_mode
+	is "running system: daemon-reload, then restart what changed, start the rest, stop the removed" \
+		"$(cat "$W/live/log")" \
+"apply 1
+systemctl daemon-reload
+systemctl restart cryptsnap-backup@a.timer
+systemctl restart cryptsnap-backup@b.timer
+rc=0
+apply 2
+systemctl stop cryptsnap-backup@b.timer
+systemctl daemon-reload
+systemctl start cryptsnap-backup@a.timer
+systemctl restart cryptsnap-backup@c.timer
+rc=0
+/usr/local/lib/systemd/system/cryptsnap-backup@.timer
+/usr/local/lib/systemd/system/cryptsnap-backup@.timer"
+else
+	skip "running system with a systemctl stub" "needs root and unshare -m"
+fi
 
 echo "1..$n"
 exit $failed
