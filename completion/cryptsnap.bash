@@ -27,7 +27,7 @@ _cryptsnap_mappings() {	# open device-mapper devices, for protect
 
 _cryptsnap() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="version vault protect unprotect status boot shutdown backup points restore mount umount verify prune key jobs lock config"
+	local cmds="version vault protect unprotect status boot shutdown backup points restore mount umount verify prune key jobs lock config policy"
 	local cmd=${COMP_WORDS[1]:-} sub=${COMP_WORDS[2]:-} opts="" pos=""
 
 	COMPREPLY=()
@@ -37,7 +37,7 @@ _cryptsnap() {
 	fi
 	# The argument of an option.
 	case $prev in
-	--vault | --cow-dir | --key-dir | --escrow-dir)
+	--vault | --cow-dir | --key-dir | --escrow-dir | --root | --unit-dir)
 		compopt -o filenames 2>/dev/null
 		_cryptsnap_reply -d -- "$cur"
 		return ;;
@@ -48,7 +48,7 @@ _cryptsnap() {
 	--disk | --name)
 		_cryptsnap_disks "$cur"
 		return ;;
-	--retain-until | --now | --point | --threads | --cow-size | --chunk-size | \
+	--retain-until | --now | --point | --threads | --cow-size | --chunk-size | --rate-limit | \
 	--keep-last | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | \
 	--escrow | --escrow-secret)
 		return ;;
@@ -68,7 +68,7 @@ _cryptsnap() {
 	status) opts="--json" pos=disk ;;
 	boot | shutdown) pos=disk ;;
 	backup)
-		opts="--retain-until --full --cow-size --kek --json --vault --source --disk --escrow --escrow-secret --threads"
+		opts="--retain-until --full --cow-size --kek --json --vault --source --disk --escrow --escrow-secret --threads --rate-limit"
 		pos=disk ;;
 	points) opts="--vault --disk --kek --json" ;;
 	restore) opts="--vault --point --to --force --check-key --kek --escrow-dir --threads --files" ;;
@@ -84,7 +84,7 @@ _cryptsnap() {
 		rotate) opts="--vault --kek --old-kek" ;;
 		escrow) opts="--key-file --kek" pos=disk ;;
 		esac ;;
-	jobs) opts="--vault --json" ;;
+	jobs) opts="--vault --json --follow" ;;
 	lock)
 		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "list break" -- "$cur"; return; }
 		case $sub in
@@ -94,6 +94,9 @@ _cryptsnap() {
 	config)
 		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "check" -- "$cur"; return; }
 		opts="--config" ;;
+	policy)
+		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "apply" -- "$cur"; return; }
+		opts="--root --unit-dir --config" ;;
 	*) return ;;
 	esac
 	if [[ $cur == -* ]]; then

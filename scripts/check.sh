@@ -48,6 +48,8 @@ step "kernel selection" bash tests/build/kernels.sh
 step "make install" bash tests/build/install.sh
 step "man page and completion" bash tests/build/docs.sh
 step "config check" bash tests/cli/config.sh
+step "policy apply" bash tests/cli/policy.sh	# ~1 s
+step "jobs --follow" bash tests/cli/jobs-follow.sh	# ~10 s
 step "dkms" bash scripts/dkms-check.sh $KVERS $CLOUD_KVERS
 step "VM suite" bash scripts/vm-check.sh $KVERS
 

@@ -12,6 +12,7 @@ CS=${CRYPTSNAP:-$TOP/userspace/cryptsnap}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cryptsnap-cli.XXXXXX")
 export CRYPTSNAP_KEY_DIR=$WORK/keys
 export CRYPTSNAP_STATE_DIR=$WORK/state
+export CRYPTSNAP_SYSLOG=0	# job events stay out of the host's log
 # Never the host's configuration file: an empty one of our own.
 : >"$WORK/cryptsnap.conf" && chmod 600 "$WORK/cryptsnap.conf" && export CRYPTSNAP_CONFIG=$WORK/cryptsnap.conf
 trap 'rm -rf "$WORK"' EXIT

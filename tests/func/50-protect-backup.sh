@@ -55,6 +55,11 @@ t_diag "incremental read $read_chunks of $total chunks"
 	t_ok "incremental copied only changed chunks ($read_chunks of $total)" ||
 	t_fail "incremental read $read_chunks of $total chunks"
 P2=$(jget point /tmp/50.b2)
+# Issue 14: backup DISK records its job; --follow of it ends with its point.
+J2=$(cryptsnap jobs --vault "$VAULT" | awk '$2 == "backup" && $3 == "done" { id = $1 } END { print id }')
+t_check "backup DISK recorded a done job" test -n "$J2"
+t_check "jobs --follow of it: done with its point" bash -c \
+	"cryptsnap jobs --vault '$VAULT' --follow '$J2' | grep -q 'backup data50: done, .*point $P2\$'"
 
 t_refuse "restore onto the live protected disk is refused" \
 	cryptsnap restore --point "$P1" --to "$DISK" --force

@@ -230,6 +230,51 @@ static void test_schedules(void **state)
 	}
 }
 
+/* Calendar of a parsed schedule. */
+static void expect_calendar(const char *sched, int want_r, const char *want)
+{
+	char text[128], cal[CONFIG_CALENDAR_MAX];
+	struct config c;
+
+	snprintf(text, sizeof(text), "[defaults]\nschedule = %s\n", sched);
+	assert_int_equal(config_load_string("t.conf", text, &c), 0);
+	assert_int_equal(config_schedule_calendar(&c.defaults.schedule, cal, sizeof(cal)), want_r);
+	if (want)
+		assert_string_equal(cal, want);
+	config_free(&c);
+}
+
+static void test_calendar(void **state)
+{
+	struct config_schedule s = { .kind = SCHED_WEEKLY, .days = 0x7f, .hour = 23, .minute = 59 };
+	char cal[CONFIG_CALENDAR_MAX];
+
+	expect_calendar("daily 02:30", 0, "*-*-* 02:30:00");
+	expect_calendar("daily 00:00", 0, "*-*-* 00:00:00");
+	expect_calendar("weekly thu,mon 01:05", 0, "Mon,Thu *-*-* 01:05:00");
+	expect_calendar("weekly sun 23:59", 0, "Sun *-*-* 23:59:00");
+	expect_calendar("weekly mon,tue,wed,thu,fri,sat,sun 12:00", 0,
+			"Mon,Tue,Wed,Thu,Fri,Sat,Sun *-*-* 12:00:00");
+	expect_calendar("manual", -ENOENT, NULL);
+
+	/* The longest value fits CONFIG_CALENDAR_MAX; one byte less does not. */
+	assert_int_equal(config_schedule_calendar(&s, cal, sizeof(cal)), 0);
+	assert_int_equal(config_schedule_calendar(&s, cal, strlen(cal)), -ENAMETOOLONG);
+	/* Structs the parser never makes are refused, not turned into text. */
+	s.days = 0;
+	assert_int_equal(config_schedule_calendar(&s, cal, sizeof(cal)), -EINVAL);
+	s.days = 0x80 | 1;
+	assert_int_equal(config_schedule_calendar(&s, cal, sizeof(cal)), -EINVAL);
+	s = (struct config_schedule){ .kind = SCHED_DAILY, .hour = 24 };
+	assert_int_equal(config_schedule_calendar(&s, cal, sizeof(cal)), -EINVAL);
+	s = (struct config_schedule){ .kind = SCHED_DAILY, .minute = 60 };
+	assert_int_equal(config_schedule_calendar(&s, cal, sizeof(cal)), -EINVAL);
+	s = (struct config_schedule){ .kind = 7 };
+	assert_int_equal(config_schedule_calendar(&s, cal, sizeof(cal)), -EINVAL);
+	s = (struct config_schedule){ .kind = SCHED_UNSET };
+	assert_int_equal(config_schedule_calendar(&s, cal, sizeof(cal)), -ENOENT);
+}
+
 static void test_long_line(void **state)
 {
 	char text[1024];
@@ -328,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_schedules),
+		cmocka_unit_test(test_calendar),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_random_input),

@@ -17,6 +17,7 @@
 #include "sys/origin.h"
 #include "vault/vault_backup.h"
 #include "vault/vault_disk.h"
+#include "vault/vault_job.h"
 
 /* The header area is stored in the image and in an escrow slot. */
 #define HEADER_MAX ESCROW_DATA_MAX
@@ -39,6 +40,7 @@ struct bk {
 	size_t header_len;
 	struct luks_meta meta;
 	struct vault_backup *vb;
+	struct vault_job *job;		/* its record in jobs/; NULL if none */
 	/* The engine reads these until finish: they live as long as vb. */
 	struct vault_escrow_in esc[2];
 	struct vault_backup_opts opts;

@@ -52,6 +52,7 @@ int cmd_boot(int argc, char **argv);		/* cmd_persist.c */
 int cmd_shutdown(int argc, char **argv);
 int cmd_mount(int argc, char **argv);		/* cmd_mount.c */
 int cmd_umount(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 /* "backup DISK" and "key escrow DISK": protected disks (cmd_backup_disk.c,
  * cmd_protect.c), reached through cmd_backup() and cmd_key(). */
 int cmd_backup_disk(int argc, char **argv);

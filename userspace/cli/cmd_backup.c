@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cmd.h"
@@ -23,6 +24,7 @@ struct backup_args {
 	int64_t retain_until;
 	int json;
 	unsigned int threads;
+	uint64_t rate;			/* --rate-limit, bytes per second; 0: none */
 	struct vault_escrow_in escrow[MANIFEST_MAX_ESCROW];
 	unsigned int nescrow;
 };
@@ -44,6 +46,7 @@ static void usage(FILE *f)
 		"  --vault VAULT          default: the configuration file's, for disk NAME\n"
 		"  --kek FILE             KEK file instead of the one recorded in the vault\n"
 		"  --threads N            worker threads (default: one per CPU)\n"
+		"  --rate-limit RATE      read at most RATE bytes a second (K, M, G suffix)\n"
 		"  --json                 print the result as JSON\n");
 }
 
@@ -101,6 +104,7 @@ static int parse(int argc, char **argv, struct backup_args *a)
 		{ "escrow-secret", required_argument, NULL, 'E' },
 		{ "kek", required_argument, NULL, 'k' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "rate-limit", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -116,6 +120,10 @@ static int parse(int argc, char **argv, struct backup_args *a)
 		case 'j': a->json = 1; break;
 		case 't':
 			if (cli_uint("backup", "--threads", optarg, 1, CLI_THREADS_MAX, &a->threads))
+				return EXIT_USAGE;
+			break;
+		case 'R':
+			if (cli_size("backup", "--rate-limit", optarg, 4096, UINT64_MAX / 2, &a->rate))
 				return EXIT_USAGE;
 			break;
 		case 'r':
@@ -144,11 +152,38 @@ static int parse(int argc, char **argv, struct backup_args *a)
 	return EXIT_OK;
 }
 
-/* Reads the whole source and feeds the engine. */
-static int scan(struct vault_backup *vb, const struct image *img, uint32_t cs)
+/* --rate-limit: after each batch read, sleeps until the bytes read so far
+ * are no more than rate times the time since the start. */
+struct throttle {
+	uint64_t rate, done;
+	double t0;
+};
+
+static int throttle_read(uint64_t off, uint64_t len, void *arg)
 {
+	struct throttle *t = arg;
+	double ahead;
+	struct timespec ts;
+
+	t->done += len;
+	ahead = (double)t->done / (double)t->rate - (now_seconds() - t->t0);
+	if (ahead > 0) {
+		ts.tv_sec = (time_t)ahead;
+		ts.tv_nsec = (long)((ahead - (double)ts.tv_sec) * 1e9);
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	return 0;
+}
+
+/* Reads the whole source and feeds the engine. */
+static int scan(struct vault_backup *vb, const struct image *img, uint32_t cs, uint64_t rate)
+{
+	struct throttle t = { .rate = rate, .t0 = now_seconds() };
+	struct feed_hook hook = { .read_done = throttle_read, .arg = &t };
+
 	return feed_range(vb, img->fd, img->size, cs, 0, (img->size + cs - 1) / cs, NULL,
-			  NULL);
+			  rate ? &hook : NULL);
 }
 
 static void report(const struct backup_args *a, const char *id,
@@ -203,7 +238,7 @@ static int run(struct backup_args *a, struct vault *v, const struct image *img)
 		return fail("backup", r, "cannot start backup");
 	}
 	monitor_start(&mon, job, vault_backup_progress(vb), img->size, "backup");
-	r = scan(vb, img, v->chunk_size);
+	r = scan(vb, img, v->chunk_size, a->rate);
 	monitor_stop(&mon);
 	if (!r) {
 		r = vault_backup_finish(vb, id);

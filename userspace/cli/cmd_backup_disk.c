@@ -40,6 +40,7 @@
 #include "cli/backup_disk.h"
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
+#include "lib/log.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/disk_lock.h"
@@ -254,23 +255,33 @@ static int feed_change(uint64_t start, uint64_t len, void *arg)
 static int copy_chunks(struct bk *b)
 {
 	uint32_t cs = b->d.chunk_sectors << 9;
-	uint64_t nchunks = (b->d.size + cs - 1) / cs;
+	uint64_t nchunks = (b->d.size + cs - 1) / cs, total;
 	struct origin_status st;
-	int r;
+	struct monitor mon;
+	int r = 0;
 
 	if (b->incremental) {
 		/* Only the change set and the header are needed from here on. */
 		r = origin_release_unchanged(b->d.origin, (header_chunks(b) * cs) >> 9);
 		if (!r && !origin_status(b->d.origin, &st))
 			b->needed = st.needed;
-		if (!r)
-			r = feed_extent(0, header_chunks(b), b);
-		if (!r)
-			r = origin_changes(b->d.origin, nchunks, feed_change, b);
 	} else {
 		b->needed = nchunks;
+	}
+	/* The bar and the job record count what is read: every needed chunk
+	 * (the change set and the header, or all of them). */
+	total = MIN(b->needed * cs, b->d.size);
+	if (b->job)
+		b->job->total = total;
+	monitor_start(&mon, b->job, vault_backup_progress(b->vb), total, "backup");
+	if (!r && b->incremental) {
+		r = feed_extent(0, header_chunks(b), b);
+		if (!r)
+			r = origin_changes(b->d.origin, nchunks, feed_change, b);
+	} else if (!r) {
 		r = feed_extent(0, nchunks, b);
 	}
+	monitor_stop(&mon);
 	if (!r)
 		r = release_flush(b);
 	backup_trace_phase("read chunks");
@@ -426,6 +437,21 @@ static void report(const struct bk *b)
 		       b->d.name, b->reason, rd, nw, b->freeze_ms, b->secs);
 }
 
+/* The job record and its log line: the point, or the exit code (each
+ * step printed why it failed). */
+static void finish_job(struct bk *b, int r)
+{
+	char msg[64];
+
+	if (!b->job)
+		return;
+	snprintf(b->job->point, sizeof(b->job->point), "%s", b->point);
+	b->job->exit = r;
+	snprintf(msg, sizeof(msg), "exit status %d", r);
+	job_finish(b->job, r ? -EIO : 0, r ? msg : NULL);
+	b->job = NULL;
+}
+
 int cmd_backup_disk(int argc, char **argv)
 {
 	struct bk b = { .view_fd = -1, .cow_fd = -1, .lock_fd = -1 };
@@ -456,6 +482,7 @@ int cmd_backup_disk(int argc, char **argv)
 			     b.v->chunk_size, b.d.chunk_sectors << 9);
 		goto out;
 	}
+	job_start(b.v, "backup", b.d.name, b.d.size, &b.job);
 	backup_trace_phase("vault open+unlock");
 	r = escrowed_key(&b);
 	backup_trace_phase("escrowed key check");
@@ -471,8 +498,11 @@ int cmd_backup_disk(int argc, char **argv)
 	backup_trace_phase("view+header read");
 	if (!r) {
 		bk_decide_mode(&b);
-		if (!b.incremental)
+		if (!b.incremental) {
 			fprintf(stderr, "cryptsnap backup: %s: full scan: %s\n", b.d.name, b.reason);
+			log_event(LOG_NOTICE, "backup full scan: disk=%s job=%s reason=%s", b.d.name,
+				  b.job ? b.job->id : "-", b.reason);
+		}
 		r = begin(&b);
 	}
 	backup_trace_phase("engine begin");
@@ -489,6 +519,7 @@ int cmd_backup_disk(int argc, char **argv)
 	if (!r)
 		report(&b);
 out:
+	finish_job(&b, r);
 	teardown(&b);
 	backup_trace_phase("teardown");
 	if (getenv("CRYPTSNAP_BACKUP_TRACE"))

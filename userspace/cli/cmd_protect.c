@@ -17,6 +17,7 @@
 #include "cli/cmd_common.h"
 #include "cryptsnap-dm.h"
 #include "lib/config.h"
+#include "lib/log.h"
 #include "lib/secmem.h"
 #include "lib/util.h"
 #include "sys/blkdev.h"
@@ -268,6 +269,8 @@ static int protect_locked(struct vault *v, const struct resolved *rs,
 		disk_unstack(&d);
 		return fail_errno("protect", ret, "cannot save state in %s", disk_state_dir());
 	}
+	log_event(LOG_NOTICE, "protect finished: disk=%s mapping=%s backing=%s result=ok, key escrowed",
+		  d.name, d.crypt, d.backing);
 	printf("protected %s: LUKS%d %s, %" PRIu64 " MiB, chunk %u KiB, mapping %s on %s over %s\n",
 	       d.name, li->version, li->uuid, d.size >> 20, d.chunk_sectors / 2,
 	       d.crypt, d.origin, d.backing);
@@ -365,6 +368,7 @@ int cmd_unprotect(int argc, char **argv)
 		return fail_errno("unprotect", r, "cannot remove the state of %s", d.name);
 	}
 	disk_unlock_remove(d.name, lock_fd);
+	log_event(LOG_NOTICE, "unprotect finished: disk=%s result=ok", d.name);
 	printf("unprotected %s: %s sits on %s again\n", d.name, d.crypt, d.backing);
 	return EXIT_OK;
 }
@@ -524,7 +528,11 @@ static int key_escrow_locked(struct disk_state *d0, const char *key_file, const 
 		vault_close(v);
 	}
 	secmem_free(key);
-	if (!r)
+	if (r)
+		log_event(LOG_ERR, "key escrow failed: disk=%s result=exit %d", d.name, r);
+	if (!r) {
+		log_event(LOG_NOTICE, "key escrow finished: disk=%s result=ok", d.name);
 		printf("escrowed the current key of %s\n", d.name);
+	}
 	return r;
 }

@@ -10,6 +10,7 @@
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
 #include "lib/config.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include "vault/vault_dek.h"
 #include "vault/vault_gc.h"
@@ -230,6 +231,9 @@ static int remove_points(struct prune_args *a, struct vault *v)
 			removed++;
 	}
 	printf("%zu points removed\n", removed);
+	if (!a->dry_run)
+		log_event(LOG_INFO, "prune finished: disk=%s points=%zu removed=%zu result=ok",
+			  a->disk ? a->disk : "*", n, removed);
 	free(p);
 	return EXIT_OK;
 }

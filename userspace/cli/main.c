@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "jobs", cmd_jobs, "list backup, restore, verify and key jobs", 0 },
 	{ "lock", cmd_lock, "list the vault's locks; break one whose job is gone", 0 },
 	{ "config", cmd_config, "check the configuration file (config check)", 0 },
+	{ "policy", cmd_policy, "make systemd timers match the schedules (policy apply)", 0 },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -188,6 +188,31 @@ static int text_ok(const char *v)
 	return 1;
 }
 
+int config_schedule_calendar(const struct config_schedule *s, char *buf, size_t len)
+{
+	static const char *const names[7] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+	char days[32] = "";
+	size_t off = 0;
+	int d, n;
+
+	if (s->kind == SCHED_UNSET || s->kind == SCHED_MANUAL)
+		return -ENOENT;
+	if ((s->kind != SCHED_DAILY && s->kind != SCHED_WEEKLY) || s->hour > 23 ||
+	    s->minute > 59)
+		return -EINVAL;
+	if (s->kind == SCHED_WEEKLY) {
+		if (!s->days || (s->days & 0x80))
+			return -EINVAL;
+		for (d = 0; d < 7; d++)
+			if (s->days & (1u << d))
+				off += (size_t)sprintf(days + off, "%s%s", off ? "," : "", names[d]);
+		days[off++] = ' ';
+		days[off] = 0;
+	}
+	n = snprintf(buf, len, "%s*-*-* %02u:%02u:00", days, s->hour, s->minute);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 /* Parses value v of key k into s; returns an error text or NULL. */
 static const char *set_value(struct parse *p, struct config_section *s, const struct key *k,
 			     const char *v)

@@ -95,6 +95,16 @@ int config_load(const char *path, int must_exist, struct config *c);
 int config_load_string(const char *name, const char *text, struct config *c);
 void config_free(struct config *c);
 
+/*
+ * The systemd OnCalendar= value of a schedule: "*-*-* 02:30:00" for
+ * daily, "Mon,Thu *-*-* 01:00:00" for weekly (days in week order).
+ * -ENOENT: manual or unset (no timer); -EINVAL: a field out of range (no
+ * day, a day bit past Sunday, an hour past 23 or a minute past 59);
+ * -ENAMETOOLONG: buf too small (CONFIG_CALENDAR_MAX always suffices).
+ */
+#define CONFIG_CALENDAR_MAX	48
+int config_schedule_calendar(const struct config_schedule *s, char *buf, size_t len);
+
 /* The section of disk name, or NULL. */
 const struct config_section *config_disk_section(const struct config *c, const char *name);
 /* The effective settings of disk name: its section's keys over [defaults].

@@ -8,6 +8,7 @@
 
 #include "lib/crashpoint.h"
 #include "lib/crypto.h"
+#include "lib/log.h"
 #include "lib/names.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
@@ -31,6 +32,8 @@ static void job_save(struct vault_job *j)
 	json_object_object_add(o, "error", json_object_new_string(j->error));
 	json_object_object_add(o, "pid", json_object_new_int(j->pid));
 	json_object_object_add(o, "host", json_object_new_string(j->host));
+	json_object_object_add(o, "errno", json_object_new_int(j->err));
+	json_object_object_add(o, "exit", json_object_new_int(j->exit));
 	if (!vj_dump(o, &s, &n)) {
 		snprintf(name, sizeof(name), "jobs/%s.json", j->id);
 		/* Best effort: a job record never fails the job itself. */
@@ -108,6 +111,26 @@ static void job_prune(struct vault *v)
 	name_list_free(&l);
 }
 
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* What a job's detail is, for the log: "disk=data", "point=...". */
+static const char *detail_key(const char *type)
+{
+	if (!strcmp(type, "backup"))
+		return "disk";
+	if (!strcmp(type, "restore") || !strcmp(type, "verify"))
+		return "point";
+	if (!strcmp(type, "rotate"))
+		return "kek";
+	return "detail";
+}
+
 int job_start(struct vault *v, const char *type, const char *detail,
 	      uint64_t total, struct vault_job **out)
 {
@@ -125,8 +148,11 @@ int job_start(struct vault *v, const char *type, const char *detail,
 	j->started = now;
 	j->pid = (int)getpid();
 	host_name_self(j->host, sizeof(j->host));
+	j->t0 = mono_now();
 	job_prune(v);
 	job_save(j);
+	log_event(LOG_INFO, "%s started: %s=%s job=%s vault=%s", j->type, detail_key(j->type),
+		  j->detail, j->id, v->id_hex);
 	*out = j;
 	return 0;
 }
@@ -148,7 +174,13 @@ void job_finish(struct vault_job *j, int err, const char *errmsg)
 	if (errmsg)
 		snprintf(j->error, sizeof(j->error), "%s", errmsg);
 	j->ended = time(NULL);
+	j->err = err < 0 ? -err : err;
 	job_save(j);
+	log_event(err ? LOG_ERR : LOG_INFO,
+		  "%s %s: %s=%s job=%s point=%s bytes=%llu duration=%.1fs result=%s",
+		  j->type, err ? "failed" : "finished", detail_key(j->type), j->detail, j->id,
+		  j->point[0] ? j->point : "-", (unsigned long long)j->done, mono_now() - j->t0,
+		  err ? (j->error[0] ? j->error : strerror(j->err)) : "ok");
 	free(j);
 }
 
@@ -190,5 +222,30 @@ int job_list(struct vault *v, void **array)
 		return r;
 	}
 	*array = a;
+	return 0;
+}
+
+int job_get(struct vault *v, const char *id, void **obj)
+{
+	char name[80];
+	json_object *o;
+	void *buf;
+	size_t len;
+	int r;
+
+	if (strlen(id) > 40)
+		return -EINVAL;
+	snprintf(name, sizeof(name), "jobs/%s.json", id);
+	if (!job_name_ok(name))
+		return -EINVAL;
+	r = backend_get(v->be, name, 16384, &buf, &len);
+	if (r < 0)
+		return r;
+	r = vj_parse(buf, len, &o);
+	free(buf);
+	if (r)
+		return -EBADMSG;
+	mark_dead(o);
+	*obj = o;
 	return 0;
 }
