@@ -48,7 +48,7 @@ with open(sys.argv[1], "r+b") as f:
 PY
 }
 restart_proxy() {
-	swift-proxy-server "$S3_DIR/proxy.conf" >>"$S3_DIR/log/proxy.log" 2>&1 &
+	setsid swift-proxy-server "$S3_DIR/proxy.conf" >>"$S3_DIR/log/proxy.log" 2>&1 &
 	echo $! >"$S3_DIR/run/proxy.pid"
 	for _ in $(seq 1 150); do
 		curl -sf -o /dev/null -H 'X-Auth-User: test:tester' -H 'X-Auth-Key: testing' \
@@ -58,7 +58,7 @@ restart_proxy() {
 	return 1
 }
 restart_object() {	# restart_object 1|2|3
-	swift-object-server "$S3_DIR/object$1.conf" >>"$S3_DIR/log/object$1.log" 2>&1 &
+	setsid swift-object-server "$S3_DIR/object$1.conf" >>"$S3_DIR/log/object$1.log" 2>&1 &
 	echo $! >"$S3_DIR/run/object$1.pid"
 }
 
@@ -127,7 +127,7 @@ mutate img
 "$CS" backup --vault "$V" --source img --disk d >pk.log 2>&1 &
 pid=$!
 sleep 0.5
-kill -9 "$(cat "$S3_DIR/run/proxy.pid")"
+kill -9 -- "-$(cat "$S3_DIR/run/proxy.pid")"	# the server and its workers
 wait $pid; rc=$?
 check "backup with the proxy killed completes or fails cleanly (rc $rc)" \
 	bash -c "[ $rc = 0 ] || [ \$(wc -l <pk.log) -le 2 ]"
@@ -145,7 +145,7 @@ mutate img
 "$CS" backup --vault "$V" --source img --disk d >ok.log 2>&1 &
 pid=$!
 sleep 0.5
-kill -9 "$(cat "$S3_DIR/run/object2.pid")"
+kill -9 -- "-$(cat "$S3_DIR/run/object2.pid")"
 wait $pid; rc=$?
 check "backup with object server 2 killed completes or fails cleanly (rc $rc)" \
 	bash -c "[ $rc = 0 ] || [ \$(wc -l <ok.log) -le 2 ]"

@@ -3,7 +3,8 @@
 through Swift's own API (tempauth), for tests that damage or inspect a
 vault: the S3 path under test is not used to check itself.
 
-  sobj.py ls PREFIX          "NAME SIZE MTIME" per object (MTIME: unix s)
+  sobj.py ls PREFIX          "NAME SIZE MTIME" per object (MTIME: unix s,
+                             with Swift's fraction: ordering needs it)
   sobj.py get KEY            object to stdout
   sobj.py put KEY            stdin to the object
   sobj.py rm KEY...          delete (missing objects are fine)
@@ -73,8 +74,10 @@ def main(argv):
     op = argv[1]
     if op == "ls":
         for o in listing(argv[2]):
-            t = calendar.timegm(time.strptime(o["last_modified"][:19], "%Y-%m-%dT%H:%M:%S"))
-            print(o["name"], o["bytes"], t)
+            lm = o["last_modified"]
+            t = calendar.timegm(time.strptime(lm[:19], "%Y-%m-%dT%H:%M:%S"))
+            frac = lm[19:] if lm[19:20] == "." else ""
+            print(o["name"], o["bytes"], "%d%s" % (t, frac))
     elif op == "get":
         sys.stdout.buffer.write(call("GET", argv[2]))
     elif op == "put":

@@ -96,9 +96,12 @@ for r in account:"$AP":"$AP":"$AP":ac container:"$CP":"$CP":"$CP":ac object:"$O1
 	swift-ring-builder "$kind.builder" rebalance >/dev/null 2>&1 || true
 done
 
+# Each server in its own process group (setsid): a Swift server forks
+# its workers, and killing only the parent leaves them serving.
+# swift-down.sh and the tests kill the group, "kill -- -PID".
 start() {	# start NAME COMMAND...
 	local n=$1; shift
-	"$@" >"$D/log/$n.log" 2>&1 &
+	setsid "$@" >"$D/log/$n.log" 2>&1 &
 	echo $! >"$D/run/$n.pid"
 }
 start memcached memcached $( [ "$(id -u)" = 0 ] && echo -u nobody) -l 127.0.0.1 -p "$MP" -U 0 -m 64

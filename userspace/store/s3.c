@@ -57,6 +57,26 @@
 #define S3_RA_SLOTS	8
 #define S3_RA_PREFIX	"packs/"
 
+/*
+ * Write-behind of packs: a put of packs/... returns once its copy is
+ * queued, and S3_WB_THREADS threads upload up to S3_WB_MAX packs at once.
+ * Every other operation first waits until no pack is in flight, so a put
+ * of an index or point object, which names packs, is issued only after
+ * they are all stored: the order of commits stays "packs, index, point".
+ * A failed pack upload fails every later put (sticky), so the backup that
+ * wrote it cannot commit.  jobs/ and locks/ name no pack and do not wait.
+ */
+#define S3_WB_THREADS	4
+#define S3_WB_MAX	4
+#define S3_WB_PREFIX	"packs/"
+
+struct wb_job {
+	struct wb_job *next;
+	char *name;
+	void *buf;
+	size_t len;
+};
+
 struct ra_slot {
 	char *name;
 	uint64_t off;
@@ -81,6 +101,12 @@ struct s3 {
 	pthread_mutex_t ra_mu;
 	struct ra_slot ra[S3_RA_SLOTS];
 	uint64_t ra_clock;
+	pthread_mutex_t wb_mu;
+	pthread_cond_t wb_work, wb_done;
+	struct wb_job *wb_head, *wb_tail;
+	pthread_t wb_thr[S3_WB_THREADS];
+	size_t wb_started, wb_inflight, wb_draining;
+	int wb_err, wb_stop;
 };
 
 static struct s3 *to_s3(struct backend *b)
@@ -648,17 +674,144 @@ static int name_ok(const char *name)
 	       !strstr(name, "./");
 }
 
-static int s3_put(struct backend *b, const char *name, const void *buf, size_t len)
+static int put_now(struct s3 *s, const char *name, const void *buf, size_t len)
 {
 	struct req q = { .method = "PUT", .name = name, .body = buf, .body_len = len };
 	int r;
 
-	if (!name_ok(name))
-		return -EINVAL;
-	ra_forget(to_s3(b), name);
-	r = perform(to_s3(b), &q, S3_ERR_BODY_MAX);
+	ra_forget(s, name);
+	r = perform(s, &q, S3_ERR_BODY_MAX);
 	req_free(&q);
 	return r;
+}
+
+static void *wb_main(void *arg)
+{
+	struct s3 *s = arg;
+	struct wb_job *j;
+	int r;
+
+	pthread_mutex_lock(&s->wb_mu);
+	for (;;) {
+		while (!s->wb_head && !s->wb_stop)
+			pthread_cond_wait(&s->wb_work, &s->wb_mu);
+		if (!s->wb_head)
+			break;
+		j = s->wb_head;
+		s->wb_head = j->next;
+		if (!s->wb_head)
+			s->wb_tail = NULL;
+		pthread_mutex_unlock(&s->wb_mu);
+		r = put_now(s, j->name, j->buf, j->len);
+		free(j->name);
+		free(j->buf);
+		free(j);
+		pthread_mutex_lock(&s->wb_mu);
+		if (r < 0 && !s->wb_err)
+			s->wb_err = r;
+		s->wb_inflight--;
+		pthread_cond_broadcast(&s->wb_done);
+	}
+	pthread_mutex_unlock(&s->wb_mu);
+	return NULL;
+}
+
+/* Waits until no pack is in flight; the sticky error of a failed one. */
+static int wb_drain(struct s3 *s)
+{
+	int r;
+
+	pthread_mutex_lock(&s->wb_mu);
+	s->wb_draining++;
+	while (s->wb_inflight)
+		pthread_cond_wait(&s->wb_done, &s->wb_mu);
+	s->wb_draining--;
+	pthread_cond_broadcast(&s->wb_done);
+	r = s->wb_err;
+	pthread_mutex_unlock(&s->wb_mu);
+	return r;
+}
+
+static int wb_submit(struct s3 *s, const char *name, const void *buf, size_t len)
+{
+	struct wb_job *j = calloc(1, sizeof(*j));
+	int r = 0;
+
+	if (j) {
+		j->name = strdup(name);
+		j->buf = malloc(len ? len : 1);
+	}
+	if (!j || !j->name || !j->buf) {
+		if (j) {
+			free(j->name);
+			free(j->buf);
+		}
+		free(j);
+		return -ENOMEM;
+	}
+	memcpy(j->buf, buf, len);
+	j->len = len;
+	pthread_mutex_lock(&s->wb_mu);
+	while ((s->wb_inflight >= S3_WB_MAX || s->wb_draining) && !s->wb_err)
+		pthread_cond_wait(&s->wb_done, &s->wb_mu);
+	r = s->wb_err;
+	if (!r && s->wb_started < S3_WB_THREADS &&
+	    !pthread_create(&s->wb_thr[s->wb_started], NULL, wb_main, s))
+		s->wb_started++;
+	if (!r && !s->wb_started)
+		r = -EAGAIN;
+	if (!r) {
+		if (s->wb_tail)
+			s->wb_tail->next = j;
+		else
+			s->wb_head = j;
+		s->wb_tail = j;
+		s->wb_inflight++;
+		pthread_cond_signal(&s->wb_work);
+		j = NULL;
+	}
+	pthread_mutex_unlock(&s->wb_mu);
+	if (j) {
+		free(j->name);
+		free(j->buf);
+		free(j);
+	}
+	return r;
+}
+
+static void wb_stop(struct s3 *s)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->wb_mu);
+	s->wb_stop = 1;
+	pthread_cond_broadcast(&s->wb_work);
+	pthread_mutex_unlock(&s->wb_mu);
+	for (i = 0; i < s->wb_started; i++)
+		pthread_join(s->wb_thr[i], NULL);
+	s->wb_started = 0;
+}
+
+static int no_wait(const char *name)
+{
+	return !strncmp(name, "jobs/", 5) || !strncmp(name, "locks/", 6);
+}
+
+static int s3_put(struct backend *b, const char *name, const void *buf, size_t len)
+{
+	struct s3 *s = to_s3(b);
+	int r;
+
+	if (!name_ok(name))
+		return -EINVAL;
+	if (!strncmp(name, S3_WB_PREFIX, strlen(S3_WB_PREFIX)))
+		return wb_submit(s, name, buf, len);
+	if (!no_wait(name)) {
+		r = wb_drain(s);
+		if (r < 0)
+			return r;
+	}
+	return put_now(s, name, buf, len);
 }
 
 static int s3_head(struct backend *b, const char *name, struct req *q)
@@ -668,13 +821,18 @@ static int s3_head(struct backend *b, const char *name, struct req *q)
 	q->name = name;
 	if (!name_ok(name))
 		return -EINVAL;
+	wb_drain(to_s3(b));
 	return perform(to_s3(b), q, S3_ERR_BODY_MAX);
 }
 
 static int s3_put_new(struct backend *b, const char *name, const void *buf, size_t len)
 {
 	struct req q;
-	int r = s3_head(b, name, &q);
+	int r = wb_drain(to_s3(b));
+
+	if (r < 0)
+		return r;
+	r = s3_head(b, name, &q);
 
 	req_free(&q);
 	if (!r)
@@ -692,6 +850,7 @@ static int s3_get(struct backend *b, const char *name, size_t maxlen,
 
 	if (!name_ok(name))
 		return -EINVAL;
+	wb_drain(to_s3(b));
 	r = perform(to_s3(b), &q, maxlen);
 	if (r < 0) {
 		req_free(&q);
@@ -736,6 +895,7 @@ static int s3_get_range(struct backend *b, const char *name, uint64_t off,
 		return -EINVAL;
 	if (!len)
 		return 0;
+	wb_drain(s);
 	if (ra && !ra_hit(s, name, off, buf, len))
 		return 0;
 	r = range_get(s, name, off, ra ? S3_RA_WINDOW : len, &q);
@@ -785,6 +945,7 @@ static int s3_list(struct backend *b, const char *prefix, struct name_list *out)
 	size_t i, pl = strlen(s->prefix);
 	int r;
 
+	wb_drain(s);
 	do {
 		r = list_page(s, prefix, tok, &raw, &next);
 		free(tok);
@@ -810,6 +971,8 @@ static int s3_del(struct backend *b, const char *name)
 
 	if (!name_ok(name))
 		return -EINVAL;
+	if (!no_wait(name))
+		wb_drain(to_s3(b));
 	ra_forget(to_s3(b), name);
 	r = perform(to_s3(b), &q, S3_ERR_BODY_MAX);
 	req_free(&q);
@@ -852,6 +1015,13 @@ static void s3_free(struct s3 *s)
 {
 	size_t i;
 
+	if (s->wb_started) {
+		wb_drain(s);
+		wb_stop(s);
+	}
+	pthread_cond_destroy(&s->wb_work);
+	pthread_cond_destroy(&s->wb_done);
+	pthread_mutex_destroy(&s->wb_mu);
 	for (i = 0; i < s->npool; i++)
 		curl_easy_cleanup(s->pool[i]);
 	if (s->share)
@@ -904,6 +1074,9 @@ static int share_init(struct s3 *s)
 		pthread_mutex_init(&s->share_mu[i], NULL);
 	pthread_mutex_init(&s->pool_mu, NULL);
 	pthread_mutex_init(&s->ra_mu, NULL);
+	pthread_mutex_init(&s->wb_mu, NULL);
+	pthread_cond_init(&s->wb_work, NULL);
+	pthread_cond_init(&s->wb_done, NULL);
 	s->share = curl_share_init();
 	if (!s->share)
 		return -ENOMEM;
