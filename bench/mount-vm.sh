@@ -57,7 +57,7 @@ cryptsnap umount $M >/dev/null
 
 drop
 t3=$(now)
-cryptsnap restore --vault $W/vault --point "$P" --to $W/img >/dev/null || exit 1
+cryptsnap restore --vault $W/vault --point "$P" --to $W/img >/dev/null 2>&1 || exit 1
 loop=$(losetup -f --show -r $W/img) &&
 	cryptsetup open --readonly --key-file $W/key "$loop" bmr &&
 	mount -o ro,noload /dev/mapper/bmr $R || exit 1
