@@ -9,6 +9,8 @@
 #   make install         tool, DKMS module, units, man page (PREFIX, DESTDIR)
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS (60) each (issue 15)
 #   make check-asan      unit + CLI tests built with ASan/UBSan (issue 15)
+#   make check-faults    kill -9 at every crash point of the tool (issue 15)
+#   make check-s3        CLI suite + S3 tests against a private Swift (issue 17)
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
