@@ -154,7 +154,7 @@ check "backup with one object server down" "$CS" backup --vault "$V" --source im
 P4=$(last_point "$V")
 check "verify with one object server down" "$CS" verify --vault "$V"
 restart_object 2
-rm -rf "$S3_DIR"/obj1/d1/objects
+rm -rf "$S3_DIR"/obj1/*/objects
 check "restore with node 1's objects deleted" "$CS" restore --vault "$V" --point "$P4" --to r4
 check "restore byte-exact" cmp img r4
 check "old point 1 restores too" "$CS" restore --vault "$V" --point "$P1" --to r1

@@ -1,8 +1,14 @@
 #!/bin/bash
 # Starts a private OpenStack Swift on loopback for the S3 tests: memcached,
 # one proxy (s3api + tempauth), one account and one container server and
-# three object servers, with 3-replica rings over three devices (one per
-# object server, so a node can fail).  Everything lives in DIR (created):
+# three object servers, with 3-replica rings.  The object ring has two
+# devices per object server (one zone each), six in all: like a real
+# cluster it has more devices than replicas, so when a server is down the
+# proxy writes its replica to a handoff device, and that object server
+# sends the container update the dead one would have sent.  With only
+# three devices there is no handoff: one container replica silently
+# misses every object written while a server is down and, with no
+# replicator running, container listings flip between stale and current.  Everything lives in DIR (created):
 # configs, rings, devices, logs, pids.  Prints shell assignments to eval:
 #   S3_DIR, AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
 #   AWS_SECRET_ACCESS_KEY, S3_BUCKET, SWIFT_OBJ_PORTS
@@ -26,7 +32,7 @@ PY
 )
 
 mkdir -p "$D/log" "$D/run" "$D/ac/d1" "$D/ac/d2" "$D/ac/d3" \
-	"$D/obj1/d1" "$D/obj2/d2" "$D/obj3/d3"
+	"$D/obj1/d1" "$D/obj2/d2" "$D/obj3/d3" "$D/obj1/d4" "$D/obj2/d5" "$D/obj3/d6"
 cat >"$D/swift.conf" <<C
 [swift-hash]
 swift_hash_path_suffix = cryptsnap-test
@@ -93,6 +99,11 @@ for r in account:"$AP":"$AP":"$AP":ac container:"$CP":"$CP":"$CP":ac object:"$O1
 	swift-ring-builder "$kind.builder" add r1z1-127.0.0.1:"$p1"/d1 100 >/dev/null
 	swift-ring-builder "$kind.builder" add r1z2-127.0.0.1:"$p2"/d2 100 >/dev/null
 	swift-ring-builder "$kind.builder" add r1z3-127.0.0.1:"$p3"/d3 100 >/dev/null
+	if [ "$kind" = object ]; then	# handoffs (see the top)
+		swift-ring-builder "$kind.builder" add r1z1-127.0.0.1:"$p1"/d4 100 >/dev/null
+		swift-ring-builder "$kind.builder" add r1z2-127.0.0.1:"$p2"/d5 100 >/dev/null
+		swift-ring-builder "$kind.builder" add r1z3-127.0.0.1:"$p3"/d6 100 >/dev/null
+	fi
 	swift-ring-builder "$kind.builder" rebalance >/dev/null 2>&1 || true
 done
 

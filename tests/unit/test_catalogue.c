@@ -2,7 +2,8 @@
 /* The catalogue of points: codec incl. hostile input, and on a real
  * temporary vault: publish/rewrite/delete keep it exact, concurrent writers
  * lose no entry, and a deleted point, a rolled-back manifest, a planted
- * point and a counter going backwards are each reported. */
+ * point and a counter going backwards are each reported; a listing that
+ * lags behind is not taken for a rollback. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -199,6 +200,66 @@ static void test_vault(void **state)
 	vault_close(v);
 }
 
+/* A store whose listings lag: catalogue/ lists no version above lag_max. */
+static const struct backend_ops *real_ops;
+static struct backend_ops lag_ops;
+static uint64_t lag_max;
+
+static int lag_list(struct backend *b, const char *prefix, struct name_list *out)
+{
+	struct name_list all = { 0 };
+	size_t i;
+	int r = real_ops->list(b, prefix, &all);
+
+	for (i = 0; !r && i < all.n; i++)
+		if (strncmp(all.names[i], "catalogue/", 10) ||
+		    strtoull(all.names[i] + 10, NULL, 16) <= lag_max)
+			r = name_list_add(out, all.names[i]);
+	name_list_free(&all);
+	return r;
+}
+
+/* A lagging listing is no rollback: the versions are read by name; a
+ * version this host saw that is gone by name still is one. */
+static void test_lagging_listing(void **state)
+{
+	struct vault *v = open_v();
+	char out[2048], name[256], st[256];
+	uint64_t seen;
+
+	save_point(v, "20250101T000000Z-00000001");
+	save_point(v, "20250101T000000Z-00000002");
+	assert_int_equal(vault_seen_get(v->id_hex, &seen), 0);
+	assert_int_equal(seen, 4);
+	real_ops = v->be->ops;
+	lag_ops = *real_ops;
+	lag_ops.list = lag_list;
+	v->be->ops = &lag_ops;
+	for (lag_max = 0; lag_max < 4; lag_max++) {
+		check(v, out, sizeof(out));
+		assert_string_equal(out, "");
+	}
+	/* A host that never saw the vault finds the newest by name. */
+	lag_max = 2;
+	snprintf(st, sizeof(st), "%s/state/vaults/%s/catalogue.json", dir, v->id_hex);
+	assert_int_equal(unlink(st), 0);
+	check(v, out, sizeof(out));
+	assert_string_equal(out, "");
+	assert_int_equal(vault_seen_get(v->id_hex, &seen), 0);
+	assert_int_equal(seen, 4);
+	/* Writes go on from the newest, not from the listing's. */
+	save_point(v, "20250101T000000Z-00000003");
+	assert_int_equal(vault_seen_get(v->id_hex, &seen), 0);
+	assert_int_equal(seen, 6);
+	/* The version seen deleted: a rollback, however the listing lags. */
+	snprintf(name, sizeof(name), "%s/catalogue/%016x.cat", loc, 6);
+	assert_int_equal(unlink(name), 0);
+	check(v, out, sizeof(out));
+	assert_non_null(strstr(out, "went back to counter 2, this host saw 6"));
+	v->be->ops = real_ops;
+	vault_close(v);
+}
+
 /* Writers without any lock, at once: every point ends up listed. */
 static void test_concurrent(void **state)
 {
@@ -242,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_codec),
 		cmocka_unit_test_setup_teardown(test_vault, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lagging_listing, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -814,6 +814,22 @@ static int s3_put(struct backend *b, const char *name, const void *buf, size_t l
 	return put_now(s, name, buf, len);
 }
 
+/*
+ * Packs of a backup come through store/putq.c's threads: each is a PUT
+ * of its own, durable once answered.  sync() only has to wait for packs
+ * that s3_put() queued for write-behind.
+ */
+static int s3_put_deferred(struct backend *b, const char *name, const void *buf,
+			   size_t len)
+{
+	return name_ok(name) ? put_now(to_s3(b), name, buf, len) : -EINVAL;
+}
+
+static int s3_sync(struct backend *b)
+{
+	return wb_drain(to_s3(b));
+}
+
 static int s3_head(struct backend *b, const char *name, struct req *q)
 {
 	memset(q, 0, sizeof(*q));
@@ -1054,7 +1070,10 @@ static void s3_close(struct backend *b)
 
 static const struct backend_ops s3_ops = {
 	.scheme = "s3",
+	.put_parallel = S3_WB_THREADS,
 	.put = s3_put,
+	.put_deferred = s3_put_deferred,
+	.sync = s3_sync,
 	.put_new = s3_put_new,
 	.get = s3_get,
 	.get_range = s3_get_range,

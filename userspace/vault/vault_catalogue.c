@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/crashpoint.h"
 #include "lib/crypto.h"
@@ -18,6 +19,9 @@
 #define CAT_FORMAT	1
 #define CAT_MAX		(64U << 20)
 #define CAT_TRIES	64
+/* Re-reads of a version that is missing or does not authenticate. */
+#define CAT_READ_TRIES		3
+#define CAT_READ_BACKOFF_MS	100
 
 static const char *const state_names[] = { "ok", "pending", "deleting" };
 
@@ -170,8 +174,8 @@ static int newest(struct vault *v, uint64_t *counter)
 	return r;
 }
 
-static int load_version(struct vault *v, struct blob_ctx *c, uint64_t n,
-			struct catalogue *cat)
+static int load_once(struct vault *v, struct blob_ctx *c, uint64_t n,
+		     struct catalogue *cat)
 {
 	char name[64], idname[20];
 	uint8_t *buf;
@@ -181,10 +185,62 @@ static int load_version(struct vault *v, struct blob_ctx *c, uint64_t n,
 	version_name(n, name, sizeof(name), idname, sizeof(idname));
 	r = vault_get_sealed(v, c, BLOB_CATALOGUE, name, idname, CAT_MAX, &buf, &len);
 	if (r < 0)
-		return r == -ENOMEM ? r : -EUCLEAN;
+		return r == -ENOMEM || r == -ENOENT ? r : -EUCLEAN;
 	r = catalogue_decode((const char *)buf, len, n, cat);
 	free(buf);
 	return r;
+}
+
+/*
+ * Version n; -ENOENT when it does not exist.  A replicated store can
+ * answer a read of a version being replicated with a 404 or with bytes
+ * that do not authenticate (an older replica): both are read again, with
+ * backoff, before they count.
+ */
+static int load_version(struct vault *v, struct blob_ctx *c, uint64_t n,
+			struct catalogue *cat)
+{
+	unsigned int t;
+	int r = load_once(v, c, n, cat);
+
+	for (t = 0; t < CAT_READ_TRIES && (r == -ENOENT || r == -EUCLEAN); t++) {
+		struct timespec ts = { 0, (long)CAT_READ_BACKOFF_MS * 1000000L << t };
+
+		nanosleep(&ts, NULL);
+		r = load_once(v, c, n, cat);
+	}
+	return r;
+}
+
+/* 1 when version n exists, asked by name: a listing may lag behind. */
+static int version_exists(struct vault *v, uint64_t n)
+{
+	char name[64], idname[20];
+	uint64_t size;
+	int r;
+
+	version_name(n, name, sizeof(name), idname, sizeof(idname));
+	r = v->be->ops->size(v->be, name, &size);
+	return r == -ENOENT ? 0 : r < 0 ? r : 1;
+}
+
+/*
+ * The newest version: the listing's newest, but never below what this
+ * host saw (a listing of an eventually consistent store can miss new
+ * objects: the version seen is then read by name, and only its absence
+ * is a rollback), then on by name while the next version exists.
+ */
+static int newest_by_name(struct vault *v, uint64_t listed, uint64_t seen, uint64_t *n)
+{
+	int r;
+
+	*n = MAX(listed, seen);
+	while ((r = version_exists(v, *n + 1)) != 0) {
+		if (r < 0)
+			return r;
+		(*n)++;
+	}
+	return 0;
 }
 
 /* Publishes cat as version cat->counter; -EEXIST when another writer won. */
@@ -271,34 +327,39 @@ static int build(struct vault *v, struct blob_ctx *c, struct catalogue *cat)
 	return r;
 }
 
-/* The newest version, refusing one older than this host saw.  *absent
- * when there is none and none was seen (then cat is empty, counter 0). */
+/* The newest version, refusing one older than this host saw (the version
+ * this host saw is gone).  *absent when there is none and none was seen
+ * (then cat is empty, counter 0). */
 static int current(struct vault *v, struct blob_ctx *c, struct catalogue *cat,
 		   int *absent, char *why, size_t whylen)
 {
-	uint64_t n, seen;
+	uint64_t listed = 0, n = 0, seen = 0;
 	int r;
 
 	memset(cat, 0, sizeof(*cat));
 	*absent = 0;
 	r = vault_seen_get(v->id_hex, &seen);
 	if (!r)
-		r = newest(v, &n);
+		r = newest(v, &listed);
+	if (!r)
+		r = newest_by_name(v, listed, seen, &n);
 	if (r < 0)
 		return r;
-	if (n < seen) {
-		if (why)
-			snprintf(why, whylen, "catalogue of points went back to counter "
-				 "%" PRIu64 ", this host saw %" PRIu64 " (replayed, rolled back "
-				 "or deleted)", n, seen);
-		return -EUCLEAN;
-	}
 	if (!n) {
 		*absent = 1;
 		return 0;
 	}
 	r = load_version(v, c, n, cat);
-	if (r < 0 && why)
+	if (r == -ENOENT && n == seen && listed < seen) {
+		if (why)
+			snprintf(why, whylen, "catalogue of points went back to counter "
+				 "%" PRIu64 ", this host saw %" PRIu64 " (replayed, rolled back "
+				 "or deleted)", listed, seen);
+		return -EUCLEAN;
+	}
+	if (r == -ENOENT)
+		r = -EUCLEAN;
+	if (r < 0 && r != -ENOMEM && why)
 		snprintf(why, whylen, "catalogue of points version %" PRIu64
 			 " cannot be read and authenticated", n);
 	if (!r)
