@@ -5,7 +5,8 @@
  *
  * mount forks a daemon that owns the whole stack of one mounted point:
  *
- *   vault chunks -> point_reader (LRU) -> nbd_serve -> /dev/nbdN (ro)
+ *   vault chunks -> point_reader (LRU, shared) -> nbd_serve (one thread
+ *     per CPU, replies out of order) -> /dev/nbdN (ro)
  *     -> dm-crypt read-only (libcryptsetup, key in the kernel keyring)
  *     -> mount(2) read-only at DIR (ext4: noload, xfs: norecovery)
  *
