@@ -3,10 +3,13 @@
  * a point reads back as the image was, through a cache smaller than the
  * image (so slots are evicted and refetched); zero chunks are never
  * fetched; a chunk whose stored bytes were changed fails its reads with
- * -EBADMSG and names itself, while every other chunk still reads right. */
+ * -EBADMSG and names itself, while every other chunk still reads right.
+ * Several threads reading one point_reader at once (as the NBD daemon's
+ * serving threads do) each get exactly their bytes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,10 +182,103 @@ static void test_reader(void **state)
 	vault_close(v);
 }
 
+#define READERS		4
+#define READS		300
+
+struct reader_arg {
+	struct point_reader *pr;
+	unsigned int seed;
+	int wrong;		/* reads that returned wrong bytes or a wrong error */
+	int failed;		/* reads of the bad chunk that failed as they should */
+};
+
+/* Random ranges of up to 3 chunks; those touching BAD_CHUNK must fail
+ * with -EBADMSG naming it (when bad is set), all others read the image. */
+static void *reader_main(void *p)
+{
+	struct reader_arg *a = p;
+	uint8_t *buf = malloc(3 * CS);
+	int i;
+
+	for (i = 0; buf && i < READS; i++) {
+		uint64_t off = (uint64_t)rand_r(&a->seed) % sizeof(image), bad = UINT64_MAX;
+		size_t len = 1 + (size_t)rand_r(&a->seed) % (3 * CS);
+		int touches, r;
+
+		if (len > sizeof(image) - off)
+			len = sizeof(image) - off;
+		touches = off / CS <= BAD_CHUNK && (off + len - 1) / CS >= BAD_CHUNK;
+		r = point_reader_read(a->pr, off, buf, len, &bad);
+		if (a->failed >= 0 && touches) {
+			if (r != -EBADMSG || bad != BAD_CHUNK)
+				a->wrong++;
+			else
+				a->failed++;
+		} else if (r || memcmp(buf, image + off, len)) {
+			a->wrong++;
+		}
+	}
+	if (!buf)
+		a->wrong++;
+	free(buf);
+	return NULL;
+}
+
+/* READERS threads at once over a cache of 3 slots; damaged: a chunk is bad. */
+static void run_readers(struct vault *v, struct bindex *bi, struct manifest *m, int damaged)
+{
+	struct reader_arg a[READERS];
+	pthread_t t[READERS];
+	struct point_reader *pr;
+	int i, failed = 0;
+
+	assert_int_equal(point_reader_open(v, bi, m, 3 * CS, &pr), 0);
+	for (i = 0; i < READERS; i++) {
+		a[i] = (struct reader_arg){ .pr = pr, .seed = 7U * (unsigned int)i + 1,
+					    .failed = damaged ? 0 : -1 };
+		assert_int_equal(pthread_create(&t[i], NULL, reader_main, &a[i]), 0);
+	}
+	for (i = 0; i < READERS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].wrong, 0);
+		failed += a[i].failed;
+	}
+	if (damaged)
+		assert_true(failed > 0);
+	point_reader_close(pr);
+}
+
+static void test_concurrent(void **state)
+{
+	char id[POINT_ID_MAX];
+	struct blob_ctx c;
+	struct manifest m;
+	struct bindex bi;
+	struct vault *v;
+
+	assert_int_equal(vault_open(loc, &v), 0);
+	assert_int_equal(vault_unlock(v, NULL), 0);
+	backup(v, id);
+	assert_int_equal(blob_ctx_init(&c, v), 0);
+	assert_int_equal(vault_point_load(v, &c, id, &m), 0);
+	assert_int_equal(bindex_init(&bi), 0);
+	assert_int_equal(vault_index_load(v, &bi, NULL), 0);
+
+	run_readers(v, &bi, &m, 0);
+	corrupt_chunk(v, &bi, &m, BAD_CHUNK);
+	run_readers(v, &bi, &m, 1);
+
+	bindex_free(&bi);
+	manifest_free(&m);
+	blob_ctx_free(&c);
+	vault_close(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

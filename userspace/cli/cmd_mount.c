@@ -5,7 +5,8 @@
  *
  * mount forks a daemon that owns the whole stack of one mounted point:
  *
- *   vault chunks -> point_reader (LRU) -> nbd_serve -> /dev/nbdN (ro)
+ *   vault chunks -> point_reader (LRU, shared) -> nbd_serve (one thread
+ *     per CPU, replies out of order) -> /dev/nbdN (ro)
  *     -> dm-crypt read-only (libcryptsetup, key in the kernel keyring)
  *     -> mount(2) read-only at DIR (ext4: noload, xfs: norecovery)
  *
@@ -48,6 +49,7 @@
 #include "vault/vault_points.h"
 
 #define MOUNT_CACHE	(64U << 20)
+#define MOUNT_THREADS	8
 #define DM_PREFIX	"cryptsnap-mnt-"
 #define READY_WAIT_MS	10000
 #define STOP_WAIT_MS	30000
@@ -280,10 +282,15 @@ static int serve_read(void *ctx, uint64_t off, void *buf, uint32_t len)
 {
 	struct daemon *d = ctx;
 	uint64_t bad = 0;
-	int r = point_reader_read(d->pr, off, buf, len, &bad);
+	int r = point_reader_read(d->pr, off, buf, len, &bad), first = 0;
 
-	if (r < 0 && bad != d->last_bad) {
+	if (r < 0) {
+		pthread_mutex_lock(&d->mu);
+		first = bad != d->last_bad;
 		d->last_bad = bad;
+		pthread_mutex_unlock(&d->mu);
+	}
+	if (first) {
 		log_line("cryptsnap[%ld]: point %s: chunk %llu is damaged (%s): read of "
 			 "bytes %llu+%u fails with EIO", (long)getpid(), d->m.id,
 			 (unsigned long long)bad, strerror(-r), (unsigned long long)off, len);
@@ -291,10 +298,19 @@ static int serve_read(void *ctx, uint64_t off, void *buf, uint32_t len)
 	return r < 0 ? -EIO : 0;
 }
 
+/* One serving thread per CPU, at least 2 (a read waiting on the vault
+ * should not hold up the next), at most MOUNT_THREADS. */
+static unsigned int serve_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return (unsigned int)(n < 2 ? 2 : n > MOUNT_THREADS ? MOUNT_THREADS : n);
+}
+
 static void *serve_main(void *arg)
 {
 	struct daemon *d = arg;
-	int r = nbd_serve(d->nbd.sock, serve_read, d);
+	int r = nbd_serve(d->nbd.sock, serve_threads(), serve_read, d);
 
 	if (r < 0)
 		log_line("cryptsnap[%ld]: point %s: NBD connection failed: %s",
@@ -548,7 +564,8 @@ static void daemon_wait(struct daemon *d, const sigset_t *set)
 static int daemon_main(const char *cmd, const struct mount_args *a, const char *dir,
 		       int wfd)
 {
-	struct daemon d = { .a = a, .cmd = cmd, .last_bad = UINT64_MAX };
+	struct daemon d = { .a = a, .cmd = cmd, .last_bad = UINT64_MAX,
+			    .mu = PTHREAD_MUTEX_INITIALIZER };
 	sigset_t set;
 	int r;
 

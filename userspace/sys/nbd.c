@@ -8,6 +8,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,8 +168,24 @@ static int read_exact(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int reply(int sock, const struct nbd_request *rq, int err, const void *data,
-		 uint32_t len)
+/*
+ * The serving threads of one connection.  Each takes the next request
+ * off the socket under rx (a write's payload too, so the stream stays in
+ * step), answers it on its own, and sends the whole reply under tx: the
+ * kernel matches replies to requests by handle, so they may go out in
+ * any order.
+ */
+struct server {
+	int sock;
+	nbd_read_fn fn;
+	void *ctx;
+	pthread_mutex_t rx, tx;
+	int done;		/* under rx: stop taking requests */
+	int err;		/* under rx: the first failure */
+};
+
+static int reply(struct server *s, const struct nbd_request *rq, int err,
+		 const void *data, uint32_t len)
 {
 	struct nbd_reply rp = {
 		.magic = htobe32(NBD_REPLY_MAGIC),
@@ -177,9 +194,11 @@ static int reply(int sock, const struct nbd_request *rq, int err, const void *da
 	int r;
 
 	memcpy(rp.handle, rq->handle, sizeof(rp.handle));
-	r = write_full(sock, &rp, sizeof(rp));
+	pthread_mutex_lock(&s->tx);
+	r = write_full(s->sock, &rp, sizeof(rp));
 	if (!r && !err && data)
-		r = write_full(sock, data, len);
+		r = write_full(s->sock, data, len);
+	pthread_mutex_unlock(&s->tx);
 	return r;
 }
 
@@ -198,8 +217,32 @@ static int drain(int sock, uint32_t len)
 	return r;
 }
 
-static int serve_one(int sock, const struct nbd_request *rq, nbd_read_fn fn, void *ctx,
-		     uint8_t **buf, uint32_t *cap)
+/* The next request to answer: 0, 1 at the end, or a negative errno. */
+static int next_request(struct server *s, struct nbd_request *rq)
+{
+	int r = 1;
+
+	pthread_mutex_lock(&s->rx);
+	if (!s->done) {
+		r = read_exact(s->sock, rq, sizeof(*rq));
+		if (!r && be32toh(rq->magic) != NBD_REQUEST_MAGIC)
+			r = -EPROTO;
+		if (!r && (be32toh(rq->type) & 0xffff) == NBD_CMD_DISC)
+			r = 1;
+		if (!r && (be32toh(rq->type) & 0xffff) == NBD_CMD_WRITE)
+			r = drain(s->sock, be32toh(rq->len));
+		if (r)
+			s->done = 1;
+		/* The kernel hanging up is the normal end. */
+		if (r < 0 && r != -ECONNRESET && !s->err)
+			s->err = r;
+	}
+	pthread_mutex_unlock(&s->rx);
+	return r;
+}
+
+static int answer(struct server *s, const struct nbd_request *rq, uint8_t **buf,
+		  uint32_t *cap)
 {
 	uint32_t type = be32toh(rq->type) & 0xffff, len = be32toh(rq->len);
 	uint64_t from = be64toh(rq->from);
@@ -208,49 +251,73 @@ static int serve_one(int sock, const struct nbd_request *rq, nbd_read_fn fn, voi
 	switch (type) {
 	case NBD_CMD_READ:
 		if (len > NBD_MAX_REQ)
-			return reply(sock, rq, EINVAL, NULL, 0);
+			return reply(s, rq, EINVAL, NULL, 0);
 		if (len > *cap) {
 			uint8_t *nb = realloc(*buf, len);
 
 			if (!nb)
-				return reply(sock, rq, ENOMEM, NULL, 0);
+				return reply(s, rq, ENOMEM, NULL, 0);
 			*buf = nb;
 			*cap = len;
 		}
-		r = fn(ctx, from, *buf, len);
-		return reply(sock, rq, r < 0 ? -r : 0, *buf, len);
-	case NBD_CMD_WRITE:
-		r = drain(sock, len);
-		return r ? r : reply(sock, rq, EPERM, NULL, 0);
+		r = s->fn(s->ctx, from, *buf, len);
+		return reply(s, rq, r < 0 ? -r : 0, *buf, len);
 	case NBD_CMD_FLUSH:
-		return reply(sock, rq, 0, NULL, 0);
-	default:
-		return reply(sock, rq, EPERM, NULL, 0);
+		return reply(s, rq, 0, NULL, 0);
+	default:		/* writes (payload drained), trims, ... */
+		return reply(s, rq, EPERM, NULL, 0);
 	}
 }
 
-int nbd_serve(int sock, nbd_read_fn fn, void *ctx)
+/* A reply that cannot be sent ends the connection for every thread. */
+static void stop(struct server *s, int err)
 {
+	shutdown(s->sock, SHUT_RDWR);
+	pthread_mutex_lock(&s->rx);
+	s->done = 1;
+	if (err != -EPIPE && err != -ECONNRESET && !s->err)
+		s->err = err;
+	pthread_mutex_unlock(&s->rx);
+}
+
+static void *serve_thread(void *arg)
+{
+	struct server *s = arg;
 	struct nbd_request rq;
 	uint8_t *buf = NULL;
 	uint32_t cap = 0;
 	int r;
 
-	for (;;) {
-		r = read_exact(sock, &rq, sizeof(rq));
-		if (r)
-			break;
-		if (be32toh(rq.magic) != NBD_REQUEST_MAGIC) {
-			r = -EPROTO;
+	while (!(r = next_request(s, &rq))) {
+		r = answer(s, &rq, &buf, &cap);
+		if (r < 0) {
+			stop(s, r);
 			break;
 		}
-		if ((be32toh(rq.type) & 0xffff) == NBD_CMD_DISC)
-			break;
-		r = serve_one(sock, &rq, fn, ctx, &buf, &cap);
-		if (r)
-			break;
 	}
 	free(buf);
-	/* The kernel hanging up is the normal end. */
-	return r == -ECONNRESET || r == -EPIPE ? 0 : r;
+	return NULL;
+}
+
+int nbd_serve(int sock, unsigned int nthreads, nbd_read_fn fn, void *ctx)
+{
+	struct server s = { .sock = sock, .fn = fn, .ctx = ctx };
+	pthread_t *t = calloc(nthreads ? nthreads : 1, sizeof(*t));
+	unsigned int i, n = 0;
+
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_init(&s.rx, NULL);
+	pthread_mutex_init(&s.tx, NULL);
+	/* Fewer threads than asked when some cannot start; this one serves too. */
+	for (i = 1; i < nthreads; i++)
+		if (!pthread_create(&t[n], NULL, serve_thread, &s))
+			n++;
+	serve_thread(&s);
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+	pthread_mutex_destroy(&s.rx);
+	pthread_mutex_destroy(&s.tx);
+	return s.err;
 }

@@ -12,8 +12,10 @@
  *   nbd_run()        blocks in NBD_DO_IT until the device is disconnected
  *                    (a thread of its own)
  *   nbd_serve()      answers the kernel's requests on sock with read_fn
- *                    until it disconnects (a thread of its own); writes
- *                    and trims get EPERM
+ *                    until it disconnects (a thread of its own), with
+ *                    nthreads threads at once (this one and nthreads - 1
+ *                    more), replies in any order; writes and trims get
+ *                    EPERM
  *   nbd_disconnect() asks the kernel to let go; nbd_run() and nbd_serve()
  *                    then return
  *
@@ -34,9 +36,9 @@ struct nbd_dev {
 int nbd_attach(uint64_t size, struct nbd_dev *d);
 int nbd_run(struct nbd_dev *d);
 /* Fills buf with len bytes from off: 0 or a negative errno (sent to the
- * kernel as that request's error). */
+ * kernel as that request's error).  Called from several threads at once. */
 typedef int (*nbd_read_fn)(void *ctx, uint64_t off, void *buf, uint32_t len);
-int nbd_serve(int sock, nbd_read_fn fn, void *ctx);
+int nbd_serve(int sock, unsigned int nthreads, nbd_read_fn fn, void *ctx);
 void nbd_disconnect(struct nbd_dev *d);
 void nbd_close(struct nbd_dev *d);
 /* 1 when /dev/nbdN has a server attached (sysfs "pid"). */

@@ -8,7 +8,9 @@
  * and authenticated on demand, through a bounded LRU cache of chunks and
  * a few decoded index segments.  All-zero chunks are never fetched.  A
  * chunk that cannot be read or authenticated fails the read (never wrong
- * data) and names itself in *bad.  One reader per thread.
+ * data) and names itself in *bad.  Any number of threads may read one
+ * point_reader at once: they share the cache, and fetch and decrypt in
+ * parallel.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +33,7 @@ int point_reader_open(struct vault *v, struct bindex *bi, const struct manifest 
  * the errno and the first bad chunk's number in *bad. */
 int point_reader_read(struct point_reader *pr, uint64_t off, void *buf, size_t len,
 		      uint64_t *bad);
-void point_reader_stats(const struct point_reader *pr, struct point_reader_stats *st);
+void point_reader_stats(struct point_reader *pr, struct point_reader_stats *st);
 void point_reader_close(struct point_reader *pr);
 
 #endif
