@@ -10,6 +10,7 @@
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS (60) each (issue 15)
 #   make check-asan      unit + CLI tests built with ASan/UBSan (issue 15)
 #   make check-faults    kill -9 at every crash point of the tool (issue 15)
+#   make check-mount     the mount tests (58) in the VM, both kernels (issue 16)
 #   make check-s3        CLI suite + S3 tests against a private Swift (issue 17)
 
 SHELL := /bin/bash
@@ -81,6 +82,14 @@ check-hostile: tool
 
 # The kill -9 fault suite, host part (docs/reliability.md): every crash
 # point of backup, restore, prune, GC, key rotate and vault repair.
+# The mount lane (issue 16): tests/func/58-mount.sh on each generic kernel,
+# quarantined from make check while a 6.12 teardown failure is open
+# (docs/testing.md).
+.PHONY: check-mount
+check-mount: tool modules
+	$(Q)rc=0; for k in $(KVERS); do \
+	  $(VM_RUN) --check --only '58-*' --env CRYPTSNAP_MOUNT_LANE=1 $$k || rc=1; done; exit $$rc
+
 .PHONY: check-faults
 check-faults: tool
 	$(Q)bash tests/faults/kill.sh
