@@ -35,11 +35,13 @@ print(r[-1] if r else "")')
 }
 
 "$CS" vault init "$V" >/dev/null 2>&1 || { echo "not ok 1 - vault init"; exit 1; }
-head -c $((8 << 20)) /dev/urandom >"$W/img"
+head -c $((32 << 20)) /dev/urandom >"$W/img"
 
-# 1. Done: 8 MiB at 2 MiB/s (the record is rewritten every 2 s), followed
-# without an id.
-"$CS" backup --vault "$V" --source "$W/img" --disk a --rate-limit 2M >"$W/b1.out" 2>&1 &
+# 1. Done: 32 MiB at 8 MiB/s (the record is rewritten every 2 s), followed
+# without an id.  Batches are up to 8 MiB, so the image is four of them
+# and a record written mid-run has bytes done whatever the host's load
+# (with one 8 MiB batch a loaded host could show only "0 B" then "done").
+"$CS" backup --vault "$V" --source "$W/img" --disk a --rate-limit 8M >"$W/b1.out" 2>&1 &
 b=$!
 pids+=("$b")
 running_id >/dev/null || no "no running job seen"
@@ -49,10 +51,10 @@ wait "$b"
 brc=$?
 point=$(sed -n 's/^point //p' "$W/b1.out")
 [ $rc = 0 ] && [ $brc = 0 ] && ok "a finished backup: exit 0" || no "exit $rc (backup $brc): $(cat "$W/f1.out")"
-[ "$(grep -c ': running, ' "$W/f1.out")" -ge 2 ] && grep -q 'running, [1-9].* / 8.0 MiB (' "$W/f1.out" &&
+[ "$(grep -c ': running, ' "$W/f1.out")" -ge 2 ] && grep -q 'running, [1-9].* / 32.0 MiB (' "$W/f1.out" &&
 	ok "progress lines while it runs" || no "progress: $(cat "$W/f1.out")"
 last=$(tail -1 "$W/f1.out")
-[[ $last == *" backup a: done, 8.0 MiB in "*", point $point" ]] && [ -n "$point" ] &&
+[[ $last == *" backup a: done, 32.0 MiB in "*", point $point" ]] && [ -n "$point" ] &&
 	ok "last line: done with the backup's point" || no "last line '$last', point '$point'"
 out=$("$CS" jobs --vault "$V" --follow "${last%% *}")
 [ $? = 0 ] && [ "$out" = "$last" ] && ok "a job already done: one line, exit 0" || no "done job: $out"
