@@ -109,6 +109,16 @@ fuzz-smoke:
 check-asan:
 	$(Q)bash scripts/check-asan.sh
 
+# The real-Debian lane (issue 14, docs/testing.md): a Debian 12 root made
+# with debootstrap (cached under /var/cache/cryptsnap/system-root), booted
+# with systemd under QEMU; make install with DKMS, the units, reboot, hard
+# reset, restore, make uninstall.  Slow: not part of make check.
+# On a shared host: SYSTEM_RUN="flock LOCK bash scripts/system-run.sh".
+SYSTEM_RUN ?= bash scripts/system-run.sh
+.PHONY: check-system
+check-system: tool
+	$(Q)$(SYSTEM_RUN)
+
 dkms-check:
 	$(Q)bash scripts/dkms-check.sh $(KVERS) $(CLOUD_KVERS)
 
