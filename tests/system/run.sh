@@ -156,7 +156,7 @@ CONF
 	done
 	sed 's/^/# /' $ST/timer2.log
 	local n
-	n=$(cryptsnap points --vault $VAULT 2>/dev/null | grep -c "$M")
+	n=$(cryptsnap points --vault $VAULT --disk $M 2>/dev/null | awk -v d=$M '$2 == d' | wc -l)
 	[ "$n" = 1 ] && ok "prune kept 1 point (keep-last = 1)" || nok "prune kept $n points, not 1"
 	change three
 	echo 2 >$ST/phase
@@ -174,7 +174,9 @@ boot2() {
 		"cryptsetup status $M | grep -q 'device:.*/dev/mapper/cryptsnap-$M'"
 	check "fstab mounted /mnt/data" mountpoint -q /mnt/data
 	check "files from boot 1 are there" test -f /mnt/data/three
-	check "status: protected" bash -c "cryptsnap status $M | grep -vqi 'NOT ACTIVE'"
+	cryptsnap status $M >$ST/status2 2>&1
+	sed 's/^/# /' $ST/status2
+	check "status: tracking continuous since the last point" grep -q "continuous since the last point" $ST/status2
 	change four
 	backup_as incremental reboot
 	change five
@@ -191,6 +193,9 @@ boot3() {
 	sed 's/^/# /' $ST/protect3.log
 	check "protect unit: tracking restarted with a reason" grep -q "tracking restarted: ." $ST/protect3.log
 	check "fstab mounted /mnt/data" mountpoint -q /mnt/data
+	cryptsnap status $M >$ST/status3 2>&1
+	sed 's/^/# /' $ST/status3
+	check "status: not continuous, next backup is full" grep -q "NOT continuous.*next backup is full" $ST/status3
 	change six
 	backup_as full reset why
 	check "the full scan says why" grep -q "full scan: ." $ST/reset.err
