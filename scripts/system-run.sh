@@ -36,6 +36,7 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # The disks: a copy of the root image (it keeps state across the boots),
 # the data disk and a restore target of the same size, and the tree.
@@ -70,7 +71,7 @@ boot() {
 		-drive file="$WORK/cstest.img",if=virtio,format=raw \
 		</dev/null &
 	qpid=$!
-	tail -n +1 -F --pid=$qpid "$WORK/out-$n.log" 2>/dev/null | tr -d '\r' &
+	tail -n +1 -F --pid=$qpid "$WORK/out-$n.log" 2>/dev/null | sed -u 's/\r$//' &
 }
 
 # wait_qemu [MARKER]: until QEMU exits, or MARKER is on the TAP port

@@ -83,7 +83,7 @@ boot1() {
 		{ nok "make install"; tail -n 30 $ST/install.log | sed 's/^/#   /'; }
 	grep 'cryptsnap install' $ST/install.log | sed 's/^/# /'
 	check "dkms built and installed the module for $(uname -r)" \
-		bash -c "dkms status -m cryptsnap -k $(uname -r) | grep -q ': installed'"
+		bash -c "dkms status -m cryptsnap -k $(uname -r) | grep ': installed'"
 	check "module file under /lib/modules/$(uname -r)" \
 		bash -c "find /lib/modules/$(uname -r) -name 'dm-cryptsnap.ko*' | grep -q ."
 	check "module loaded" bash -c 'grep -q "^dm_cryptsnap " /proc/modules'
