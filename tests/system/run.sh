@@ -245,7 +245,14 @@ boot3() {
 	fi
 	grep '^> dir ' $ST/left.diff | sed 's/^> dir /# directory left: /' 
 	check "dkms knows no cryptsnap" bash -c '[ -z "$(dkms status -m cryptsnap)" ]'
-	check "no cryptsnap unit left" bash -c '! systemctl list-unit-files "cryptsnap*" | grep -q cryptsnap'
+	# (cryptsnap-system-test.service is the lane's own hook, not installed.)
+	systemctl list-unit-files --no-legend "cryptsnap*" | grep -v '^cryptsnap-system-test' >$ST/units.left
+	if [ -s $ST/units.left ]; then
+		nok "cryptsnap units left"
+		sed 's/^/#   /' $ST/units.left
+	else
+		ok "no cryptsnap unit left"
+	fi
 }
 
 phase=$(cat $ST/phase 2>/dev/null || echo 1)
