@@ -14,7 +14,7 @@
 #           nothing behind; poweroff
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export SYSTEMD_PAGER= SYSTEMD_COLORS=0
+export SYSTEMD_PAGER='' SYSTEMD_COLORS=0
 SRC=/srv/cstest/src
 ST=/var/lib/cstest
 VAULT=/var/backups/vault
