@@ -7,6 +7,8 @@
 #   make check-debug     VM suite on a lockdep/KASAN kernel built from Debian's
 #                        source (docs/reliability.md; not part of make check)
 #   make install         tool, DKMS module, units, man page (PREFIX, DESTDIR)
+#   make check-system    a real Debian 12 VM: DKMS, units, reboot, reset (issue 14;
+#                        slow, not part of make check; docs/testing.md)
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS (60) each (issue 15)
 #   make check-asan      unit + CLI tests built with ASan/UBSan (issue 15)
 
