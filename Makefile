@@ -7,6 +7,8 @@
 #   make check-debug     VM suite on a lockdep/KASAN kernel built from Debian's
 #                        source (docs/reliability.md; not part of make check)
 #   make install         tool, DKMS module, units, man page (PREFIX, DESTDIR)
+#   make check-system    a real Debian 12 VM: DKMS, units, reboot, reset (issue 14;
+#                        slow, not part of make check; docs/testing.md)
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS (60) each (issue 15)
 #   make check-asan      unit + CLI tests built with ASan/UBSan (issue 15)
 #   make check-faults    kill -9 at every crash point of the tool (issue 15)
@@ -119,6 +121,16 @@ fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory -C tests/fuzz smoke
 check-asan:
 	$(Q)bash scripts/check-asan.sh
+
+# The real-Debian lane (issue 14, docs/testing.md): a Debian 12 root made
+# with debootstrap (cached under /var/cache/cryptsnap/system-root), booted
+# with systemd under QEMU; make install with DKMS, the units, reboot, hard
+# reset, restore, make uninstall.  Slow: not part of make check.
+# On a shared host: SYSTEM_RUN="flock LOCK bash scripts/system-run.sh".
+SYSTEM_RUN ?= bash scripts/system-run.sh
+.PHONY: check-system
+check-system: tool
+	$(Q)$(SYSTEM_RUN)
 
 dkms-check:
 	$(Q)bash scripts/dkms-check.sh $(KVERS) $(CLOUD_KVERS)

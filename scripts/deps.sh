@@ -15,6 +15,7 @@ PKGS=(
 	libdevmapper-dev libcryptsetup-dev libssl-dev libblkid-dev
 	libjson-c-dev libcmocka-dev libinih-dev e2fsprogs util-linux
 	groff-base man-db
+	debootstrap
 	restic borgbackup
 	libcurl4-openssl-dev libxml2-dev swift swift-proxy swift-account swift-container swift-object memcached python3-swiftclient
 	xfsprogs

@@ -144,6 +144,17 @@ do_install() {
 	say "done; schedule a disk with: systemctl enable --now cryptsnap-backup@DISK.timer"
 }
 
+# `cryptsnap policy apply` writes one OnCalendar= drop-in per scheduled disk
+# (userspace/sys/units.c); without the timer unit it is litter.
+drop_policy() {
+	local f
+	for f in "$DESTDIR$SYSCONFDIR"/systemd/system/cryptsnap-backup@?*.timer.d/cryptsnap-policy.conf; do
+		[ -e "$f" ] || continue
+		rm -f "$f"
+		rmdir "$(dirname "$f")" 2>/dev/null || true
+	done
+}
+
 do_uninstall() {
 	if real; then
 		have_systemd && disable_timers
@@ -157,6 +168,7 @@ do_uninstall() {
 		# shellcheck disable=SC2086
 		drop $line
 	done < <(files)
+	drop_policy
 	# Directories that are ours alone; shared ones (sbin, man8) stay.
 	rm -rf "$DESTDIR$SRCDIR"
 	rmdir "$DESTDIR$SYSCONFDIR/cryptsnap" 2>/dev/null || true

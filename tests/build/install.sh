@@ -98,8 +98,13 @@ is "uninstall leaves only the changed config" "$(listing "$D")" "644 /etc/crypts
 rm "$D/etc/cryptsnap/cryptsnap.conf"
 
 S install DESTDIR="$D" PREFIX=/usr >/dev/null
+# A drop-in `cryptsnap policy apply` wrote (userspace/sys/units.c) goes too.
+mkdir -p "$D/etc/systemd/system/cryptsnap-backup@data.timer.d"
+echo '[Timer]' >"$D/etc/systemd/system/cryptsnap-backup@data.timer.d/cryptsnap-policy.conf"
 S uninstall DESTDIR="$D" PREFIX=/usr >/dev/null
-is "install + uninstall leaves no file behind" "$(listing "$D")" ""
+is "install + uninstall leaves no file behind (nor policy apply's drop-in)" "$(listing "$D")" ""
+[ ! -e "$D/etc/systemd/system/cryptsnap-backup@data.timer.d" ] &&
+	ok "policy drop-in directory removed" || no "policy drop-in directory left"
 [ ! -e "$D/usr/src/cryptsnap-$VER" ] && [ ! -e "$D/etc/cryptsnap" ] &&
 	ok "our directories are gone" || no "left: $(find "$D" -name 'cryptsnap*')"
 
