@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "cli/cmd_common.h"
 #include "lib/secmem.h"
 #include "store/backend.h"
+#include "sys/disk_state.h"
 #include "lib/util.h"
 #include "vault/vault_catalogue.h"
 #include "vault/vault_kek.h"
@@ -351,4 +353,33 @@ void backup_trace(struct vault_backup *vb)
 	for (k = 0; k < BACKUP_STAGES; k++)
 		fprintf(stderr, "backup trace: %-26s %8.3f s\n", names[k],
 			(double)st.stage_ns[k] / 1e9);
+}
+
+/* "CMD [--help] DISK" of a protected disk, loaded into *d: EXIT_OK; -1 after
+ * --help; an exit code after an error (said). */
+int cli_one_disk_arg(const char *cmd, int argc, char **argv, const char *usage,
+		     struct disk_state *d)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("usage: %s\n", usage);
+			return -1;
+		}
+		fprintf(stderr, "usage: %s\n", usage);
+		return EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: %s\n", usage);
+		return EXIT_USAGE;
+	}
+	r = disk_state_load(argv[optind], d);
+	if (r)
+		return fail_errno(cmd, r, "unknown disk '%s'", argv[optind]);
+	return EXIT_OK;
 }

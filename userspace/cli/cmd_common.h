@@ -62,6 +62,11 @@ int cli_vault_busy(const char *cmd, struct vault *v, int kind, const char *what)
 /* cmd_lock.c: takes the host's lock of a protected disk (sys/disk_lock.h),
  * printing the refusal (EXIT_BUSY, naming the holder's pid). */
 int cli_disk_lock(const char *cmd, const char *disk, int *fd);
+struct disk_state;
+/* "CMD [--help] DISK": the protected disk loaded into *d (EXIT_OK), -1
+ * after --help, or an exit code after an error it printed. */
+int cli_one_disk_arg(const char *cmd, int argc, char **argv, const char *usage,
+		     struct disk_state *d);
 
 /* Progress: a thread that redraws a bar on a TTY (rate, ETA) and
  * persists the job, reading *counter. */

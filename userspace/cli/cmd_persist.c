@@ -6,7 +6,6 @@
  * full scan that was announced here with its reason.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,27 +22,6 @@
 #include "sys/track_map.h"
 
 /* "cryptsnap CMD DISK": the disk's state, or an exit code (-1: --help). */
-static int disk_arg(const char *cmd, int argc, char **argv, const char *help,
-		    struct disk_state *d)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		printf("usage: cryptsnap %s DISK\n\n%s", cmd, help);
-		return c == 'h' ? -1 : EXIT_USAGE;
-	}
-	if (optind != argc - 1)
-		return fail_errno(cmd, 0, "give exactly one DISK"), EXIT_USAGE;
-	r = disk_state_load(argv[optind], d);
-	if (r)
-		return fail_errno(cmd, r, "unknown disk '%s'", argv[optind]);
-	return EXIT_OK;
-}
-
 static int add_extent(uint64_t start, uint64_t len, void *arg)
 {
 	return track_map_add(arg, start, len);
@@ -118,10 +96,10 @@ int cmd_shutdown(int argc, char **argv)
 	struct disk_state d;
 	int r, lock_fd;
 
-	r = disk_arg("shutdown", argc, argv,
-		     "At shutdown, after the disk's dm-crypt mapping is closed: saves the\n"
+	r = cli_one_disk_arg("shutdown", argc, argv,
+		     "cryptsnap shutdown DISK\n\nAt shutdown, after the disk's dm-crypt mapping is closed: saves the\n"
 		     "change map and removes the cryptsnap target, so that 'cryptsnap boot'\n"
-		     "can carry tracking over a clean reboot.\n", &d);
+		     "can carry tracking over a clean reboot.", &d);
 	if (r)
 		return r < 0 ? EXIT_OK : r;
 	r = cli_disk_lock("shutdown", d.name, &lock_fd);
@@ -241,12 +219,12 @@ int cmd_boot(int argc, char **argv)
 	struct disk_state d;
 	int r, lock_fd;
 
-	r = disk_arg("boot", argc, argv,
-		     "At boot, before the disk's dm-crypt mapping is opened: creates the\n"
+	r = cli_one_disk_arg("boot", argc, argv,
+		     "cryptsnap boot DISK\n\nAt boot, before the disk's dm-crypt mapping is opened: creates the\n"
 		     "cryptsnap target over the LUKS device and loads the change map saved\n"
 		     "by 'cryptsnap shutdown' if it proves nothing wrote the disk since;\n"
 		     "otherwise says why tracking restarts (the next backup is full).\n"
-		     "Open the mapping on /dev/mapper/cryptsnap-DISK afterwards.\n", &d);
+		     "Open the mapping on /dev/mapper/cryptsnap-DISK afterwards.", &d);
 	if (r)
 		return r < 0 ? EXIT_OK : r;
 	r = cli_disk_lock("boot", d.name, &lock_fd);

@@ -310,39 +310,12 @@ out:
 	return ret;
 }
 
-static int one_disk_arg(const char *cmd, int argc, char **argv, const char *usage,
-			struct disk_state *d)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			printf("usage: %s\n", usage);
-			return -1;
-		}
-		fprintf(stderr, "usage: %s\n", usage);
-		return EXIT_USAGE;
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "usage: %s\n", usage);
-		return EXIT_USAGE;
-	}
-	r = disk_state_load(argv[optind], d);
-	if (r)
-		return fail_errno(cmd, r, "unknown disk '%s'", argv[optind]);
-	return EXIT_OK;
-}
-
 int cmd_unprotect(int argc, char **argv)
 {
 	struct disk_state d;
 	int r, lock_fd;
 
-	r = one_disk_arg("unprotect", argc, argv,
+	r = cli_one_disk_arg("unprotect", argc, argv,
 			 "cryptsnap unprotect DISK\n\nTakes the cryptsnap target out "
 			 "from under the live mapping and forgets the disk locally.\n"
 			 "Its recovery points stay in the vault.", &d);
