@@ -64,7 +64,7 @@ _cryptsnap() {
 	protect)
 		opts="--vault --key-file --name --kek --cow-dir --cow-size --chunk-size --pre-freeze --post-thaw"
 		pos=mapping ;;
-	unprotect) pos=disk ;;
+	unprotect) opts="--key-file" pos=disk ;;
 	status) opts="--json" pos=disk ;;
 	boot | shutdown) pos=disk ;;
 	backup)

@@ -44,6 +44,9 @@ step "hostile vault" bash tests/hostile/run.sh
 # Each libFuzzer harness over its seed corpus and kept crash inputs (issue
 # 15; the long runs are make fuzz).
 step "fuzz smoke" make --no-print-directory fuzz-smoke
+# The unit and CLI tests again with the tool built under ASan + UBSan
+# (issue 15; build/asan, about 3 minutes on a quiet host).
+step "ASan+UBSan unit and CLI tests" bash scripts/check-asan.sh
 step "kernel selection" bash tests/build/kernels.sh
 step "make install" bash tests/build/install.sh
 step "man page and completion" bash tests/build/docs.sh

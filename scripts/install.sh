@@ -153,6 +153,8 @@ drop_policy() {
 		rm -f "$f"
 		rmdir "$(dirname "$f")" 2>/dev/null || true
 	done
+	# ... and a Persistent= stamp per timer (systemd's record of its last run).
+	rm -f "$DESTDIR"/var/lib/systemd/timers/stamp-cryptsnap-backup@?*.timer
 }
 
 do_uninstall() {

@@ -77,6 +77,12 @@ grep -qx 'OnCalendar=' "$d" && grep -qx 'Persistent=true' "$d" && grep -q '^Rand
 	ok "drop-in resets OnCalendar, sets Persistent and RandomizedDelaySec" || no "drop-in: $(cat "$d")"
 [ "$(stat -c %a "$d")" = 644 ] && [ "$(stat -c %a "${d%/*}")" = 755 ] &&
 	ok "drop-in 0644 in a 0755 directory" || no "modes $(stat -c %a "$d" "${d%/*}")"
+S=$R/var/lib/systemd/timers
+[ -f "$S/stamp-cryptsnap-backup@data.timer" ] && [ -f "$S/stamp-cryptsnap-backup@db.timer" ] &&
+	[ ! -e "$S/stamp-cryptsnap-backup@scratch.timer" ] &&
+	[ "$(stat -c %a "$S/stamp-cryptsnap-backup@db.timer")" = 644 ] &&
+	ok "a Persistent= stamp per new timer (no catch-up run at the first start)" ||
+	no "stamps: $(ls -l "$S" 2>&1)"
 [[ $out == *"disk db: cryptsnap-backup@db.timer OnCalendar=Mon,Thu *-*-* 01:30:00 (written)"* ]] &&
 	ok "says what it wrote" || no "output: $out"
 is "one warning: db's mapping is not in crypttab" "$(cat "$W/err")" \
@@ -102,11 +108,14 @@ else
 	skip "systemd-analyze verify" "no systemd-analyze"
 fi
 
+touch -d '2020-01-02 03:04:05' "$S/stamp-cryptsnap-backup@data.timer"
 before=$(cd "$U" && find . -printf '%p %T@\n' | sort)
 out=$(apply)
 after=$(cd "$U" && find . -printf '%p %T@\n' | sort)
 [ $? = 0 ] && [ "$before" = "$after" ] && [[ $out == *"(unchanged)"* ]] && [[ $out != *"(written)"* ]] &&
 	ok "a second apply changes nothing" || no "second apply: $out"
+[ "$(stat -c %Y "$S/stamp-cryptsnap-backup@data.timer")" = "$(date -d '2020-01-02 03:04:05' +%s)" ] &&
+	ok "systemd's own stamp (the last run) is kept" || no "stamp rewritten"
 
 # The admin's own drop-ins stay: one for a disk that keeps its timer,
 # one for a disk that loses it.
@@ -135,7 +144,8 @@ new: OnCalendar=*-*-* 04:15:00"
 	[[ $out == *"disk data: "*"(written)"* ]] && ok "says what it removed and rewrote" || no "output: $out"
 [ ! -e "$U/timers.target.wants/cryptsnap-backup@db.timer" ] &&
 	[ ! -e "$U/cryptsnap-backup@db.timer.d/cryptsnap-policy.conf" ] &&
-	ok "the stale link and drop-in are gone" || no "stale db timer left"
+	[ ! -e "$S/stamp-cryptsnap-backup@db.timer" ] &&
+	ok "the stale link, drop-in and stamp are gone" || no "stale db timer left"
 [ -f "$U/cryptsnap-backup@db.timer.d/override.conf" ] && [ -f "$U/cryptsnap-backup@data.timer.d/override.conf" ] &&
 	ok "the admin's own drop-ins stay" || no "an admin's drop-in was removed"
 [ -s "$W/err" ] && no "warnings with every mapping in crypttab: $(cat "$W/err")" ||
@@ -212,7 +222,9 @@ live_mode() {
 		mount --make-rprivate / &&
 		mount --bind "$L/units" /etc/systemd/system &&
 		mount --bind "$L/usrlocal" /usr/local &&
-		mount --bind "$L/run-systemd" /run/systemd || exit 99
+		mount --bind "$L/run-systemd" /run/systemd &&
+		{ mount -t tmpfs tmpfs /var/lib/systemd 2>/dev/null ||
+		  mount -t tmpfs tmpfs /var/lib; } || exit 99
 		for c in 1 2; do
 			echo "apply $c" >>"$L/log"
 			cp "$L/$c.conf" "$L/cur.conf"
@@ -220,11 +232,12 @@ live_mode() {
 			echo "rc=$?" >>"$L/log"
 		done
 		readlink /etc/systemd/system/timers.target.wants/* >>"$L/log"
+		ls /var/lib/systemd/timers >>"$L/log"
 	'
 }
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	live_mode
-	is "running system: daemon-reload, then restart what changed, start the rest, stop the removed" \
+	is "running system: stamps, daemon-reload, then restart what changed, start the rest, stop the removed" \
 		"$(cat "$W/live/log")" \
 "apply 1
 systemctl daemon-reload
@@ -238,7 +251,9 @@ systemctl start cryptsnap-backup@a.timer
 systemctl restart cryptsnap-backup@c.timer
 rc=0
 /usr/local/lib/systemd/system/cryptsnap-backup@.timer
-/usr/local/lib/systemd/system/cryptsnap-backup@.timer"
+/usr/local/lib/systemd/system/cryptsnap-backup@.timer
+stamp-cryptsnap-backup@a.timer
+stamp-cryptsnap-backup@c.timer"
 else
 	skip "running system with a systemctl stub" "needs root and unshare -m"
 fi

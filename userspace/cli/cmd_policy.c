@@ -198,6 +198,12 @@ static int schedule_disk(struct policy *p, size_t i)
 	if (r)
 		return fail_errno(CMD, r, "disk %s: cannot write its timer under %s", disk,
 				  p->unit_dir);
+	/* Before systemd sees the timer: a first apply starts with the next
+	 * scheduled time, not a backup now (units_timer_stamp). */
+	r = units_timer_stamp(p->root, disk);
+	if (r < 0)
+		return fail_errno(CMD, r, "disk %s: cannot write its timer stamp under %s%s", disk,
+				  p->root, UNITS_STAMP_DIR);
 	p->timed[i] = 1;
 	p->changed[i] = (unsigned char)changed;
 	printf("disk %s: cryptsnap-backup@%s.timer OnCalendar=%s (%s)\n", disk, disk, cal,
@@ -243,6 +249,8 @@ static int remove_stale(struct policy *p, int reload)
 	}
 	for (i = 0; i < s.n; i++) {
 		r = units_timer_remove(p->unit_dir, s.names[i]);
+		if (!r)
+			r = units_timer_stamp_remove(p->root, s.names[i]);
 		if (r) {
 			ret = fail_errno(CMD, r, "disk %s: cannot remove its timer", s.names[i]);
 			continue;

@@ -22,6 +22,7 @@
 #include "lib/util.h"
 #include "sys/blkdev.h"
 #include "sys/disk_lock.h"
+#include "sys/dm.h"
 #include "sys/luks.h"
 #include "sys/origin.h"
 #include "sys/protect.h"
@@ -264,9 +265,15 @@ static int protect_locked(struct vault *v, const struct resolved *rs,
 	ret = disk_stack(&d, r.crypt[0] != 0, key, key_len);
 	if (ret)
 		return fail_errno("protect", ret, "cannot stack the cryptsnap target under %s", d.crypt);
+	/* A pass-through of an earlier protection under another name is no
+	 * longer under the mapping: remove it (best effort). */
+	if (r.through[0] && strcmp(r.through, d.origin))
+		csdm_remove(r.through);
 	ret = disk_state_save(&d);
 	if (ret) {
-		disk_unstack(&d);
+		int through;
+
+		disk_unstack(&d, key, key_len, &through);
 		return fail_errno("protect", ret, "cannot save state in %s", disk_state_dir());
 	}
 	log_event(LOG_NOTICE, "protect finished: disk=%s mapping=%s backing=%s result=ok, key escrowed",
@@ -312,25 +319,74 @@ out:
 
 int cmd_unprotect(int argc, char **argv)
 {
+	static const char usage[] =
+		"cryptsnap unprotect DISK [--key-file FILE]\n\n"
+		"Takes the cryptsnap target out from under the live mapping and forgets the\n"
+		"disk locally.  Its recovery points stay in the vault.  A mapping opened by\n"
+		"cryptsetup or systemd-cryptsetup keeps its LUKS2 volume key in the kernel\n"
+		"keyring, where it is gone after activation: with --key-file (the passphrase)\n"
+		"the mapping is put back on the disk; without it the target becomes a plain\n"
+		"pass-through that stays under the mapping until it is closed.";
+	static const struct option opts[] = {
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *key_file = NULL;
 	struct disk_state d;
-	int r, lock_fd;
+	uint8_t *key = NULL;
+	size_t key_len = 0;
+	int c, r, lock_fd, through = 0;
 
-	r = cli_one_disk_arg("unprotect", argc, argv,
-			 "cryptsnap unprotect DISK\n\nTakes the cryptsnap target out "
-			 "from under the live mapping and forgets the disk locally.\n"
-			 "Its recovery points stay in the vault.", &d);
+	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+		if (c == 'k') {
+			key_file = optarg;
+		} else if (c == 'h') {
+			printf("usage: %s\n", usage);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "usage: %s\n", usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: %s\n", usage);
+		return EXIT_USAGE;
+	}
+	r = disk_state_load(argv[optind], &d);
+	if (r == -ENOENT && disk_name_valid(argv[optind])) {
+		/* What an earlier unprotect left under a keyring-keyed mapping. */
+		r = disk_through_remove(argv[optind]);
+		if (!r) {
+			printf("removed the pass-through cryptsnap-%s\n", argv[optind]);
+			return EXIT_OK;
+		}
+		if (r == -EBUSY)
+			return fail_errno("unprotect", r, "the pass-through cryptsnap-%s is still "
+					  "in use: close the mapping on it first", argv[optind]);
+		r = -ENOENT;
+	}
 	if (r)
-		return r < 0 ? EXIT_OK : r;
+		return fail_errno("unprotect", r, "unknown disk '%s'", argv[optind]);
+	if (key_file) {
+		r = key_read(key_file, &key, &key_len);
+		if (r)
+			return fail_errno("unprotect", r, "cannot read the key from %s", key_file);
+		r = luks_check_key(d.backing, key, key_len);
+		if (r < 0) {
+			secmem_free(key);
+			return fail_errno("unprotect", 0, "the key does not open any keyslot of %s",
+					  d.backing), EXIT_KEY;
+		}
+	}
 	/* Not under a running backup's snapshot. */
 	r = cli_disk_lock("unprotect", d.name, &lock_fd);
-	if (r)
-		return r;
-	r = disk_state_load(d.name, &d);
 	if (r) {
-		disk_unlock(lock_fd);
-		return fail_errno("unprotect", r, "unknown disk '%s'", d.name);
+		secmem_free(key);
+		return r;
 	}
-	r = disk_unstack(&d);
+	r = disk_unstack(&d, key, key_len, &through);
+	secmem_free(key);
 	if (r) {
 		disk_unlock(lock_fd);
 		return fail_errno("unprotect", r, "cannot unstack %s", d.name);
@@ -341,8 +397,16 @@ int cmd_unprotect(int argc, char **argv)
 		return fail_errno("unprotect", r, "cannot remove the state of %s", d.name);
 	}
 	disk_unlock_remove(d.name, lock_fd);
-	log_event(LOG_NOTICE, "unprotect finished: disk=%s result=ok", d.name);
-	printf("unprotected %s: %s sits on %s again\n", d.name, d.crypt, d.backing);
+	log_event(LOG_NOTICE, "unprotect finished: disk=%s result=ok%s", d.name,
+		  through ? ", pass-through left under the mapping" : "");
+	if (through)
+		printf("unprotected %s: tracking stopped; %s stays on %s, now a plain pass-through "
+		       "to %s, because its volume key is in the kernel keyring and the mapping cannot "
+		       "be reloaded without the passphrase (--key-file); after closing %s, run "
+		       "'cryptsnap unprotect %s' again to remove it\n",
+		       d.name, d.crypt, d.origin, d.backing, d.crypt, d.name);
+	else
+		printf("unprotected %s: %s sits on %s again\n", d.name, d.crypt, d.backing);
 	return EXIT_OK;
 }
 

@@ -11,17 +11,46 @@
 #include "sys/dmparse.h"
 #include "sys/origin.h"
 
+static int origin_line(struct dm_line *l, char *params, size_t len,
+		       const char *backing, uint64_t sectors, uint32_t chunk_sectors)
+{
+	memset(l, 0, sizeof(*l));
+	l->len = sectors;
+	l->params = params;
+	if ((size_t)snprintf(params, len, "%s %u", backing, chunk_sectors) >= len)
+		return -ENAMETOOLONG;
+	snprintf(l->type, sizeof(l->type), "%s", CRYPTSNAP_TARGET_NAME);
+	return 0;
+}
+
 int origin_create(const char *name, const char *backing, uint64_t sectors,
 		  uint32_t chunk_sectors)
 {
 	char params[4200];
+	struct dm_line l;
+	int r = origin_line(&l, params, sizeof(params), backing, sectors, chunk_sectors);
+
+	return r ? r : csdm_create(name, NULL, &l, 1);
+}
+
+int origin_reload(const char *name, const char *backing, uint64_t sectors,
+		  uint32_t chunk_sectors)
+{
+	char params[4200];
+	struct dm_line l;
+	int r = origin_line(&l, params, sizeof(params), backing, sectors, chunk_sectors);
+
+	return r ? r : csdm_swap_table(name, &l, 1);
+}
+
+int origin_passthrough(const char *name, dev_t backing, uint64_t sectors)
+{
+	char params[64];
 	struct dm_line l = { .start = 0, .len = sectors, .params = params };
 
-	if ((size_t)snprintf(params, sizeof(params), "%s %u", backing,
-			     chunk_sectors) >= sizeof(params))
-		return -ENAMETOOLONG;
-	snprintf(l.type, sizeof(l.type), "%s", CRYPTSNAP_TARGET_NAME);
-	return csdm_create(name, NULL, &l, 1);
+	snprintf(params, sizeof(params), "%u:%u 0", major(backing), minor(backing));
+	snprintf(l.type, sizeof(l.type), "linear");
+	return csdm_swap_table(name, &l, 1);
 }
 
 int origin_view_create(const char *view, dev_t origin, uint64_t sectors)

@@ -17,6 +17,15 @@
 /* Creates "<name>" = cryptsnap over backing (whole device). */
 int origin_create(const char *name, const char *backing, uint64_t sectors,
 		  uint32_t chunk_sectors);
+/* Loads that table into an existing device "<name>" (live: suspend, resume). */
+int origin_reload(const char *name, const char *backing, uint64_t sectors,
+		  uint32_t chunk_sectors);
+/*
+ * Replaces the target of "<name>" with a plain linear map of backing: the
+ * pass-through that unprotect leaves under a mapping whose volume key it
+ * cannot reload (kernel keyring).  Tracking stops; I/O passes unchanged.
+ */
+int origin_passthrough(const char *name, dev_t backing, uint64_t sectors);
 int origin_status(const char *name, struct origin_status *st);
 int origin_snap_take(const char *name, const char *cow_dev);
 int origin_snap_drop(const char *name);

@@ -43,10 +43,41 @@ static int crypt_type_of(const char *name, dev_t *under)
 	return r;
 }
 
-static int from_mapping(const char *name, struct resolved *r)
+/*
+ * What sits between a crypt mapping and its disk: ORIGIN_TARGET (our
+ * target), ORIGIN_THROUGH (the linear pass-through unprotect leaves under
+ * a keyring-keyed mapping: "cryptsnap-*", one linear line at offset 0), or
+ * 0 for anything else.  *under: the device below it.
+ */
+enum { ORIGIN_TARGET = 1, ORIGIN_THROUGH = 2 };
+
+static int origin_kind(const char *name, dev_t *under)
 {
 	struct dm_line *lines;
-	unsigned int n;
+	unsigned int n, nd, ma, mi;
+	unsigned long long off;
+	dev_t deps[2];
+	int kind = 0, end = 0;
+
+	if (csdm_table(name, &lines, &n))
+		return 0;
+	if (n == 1 && !strcmp(lines[0].type, CRYPTSNAP_TARGET_NAME))
+		kind = ORIGIN_TARGET;
+	else if (n == 1 && !strcmp(lines[0].type, "linear") && lines[0].start == 0 &&
+		 !strncmp(name, "cryptsnap-", 10) &&
+		 sscanf(lines[0].params, "%u:%u %llu%n", &ma, &mi, &off, &end) == 3 &&
+		 !lines[0].params[end] && off == 0)
+		kind = ORIGIN_THROUGH;
+	csdm_lines_free(lines, n);
+	if (kind && (csdm_deps(name, deps, 2, &nd) || nd != 1))
+		kind = 0;
+	if (kind)
+		*under = deps[0];
+	return kind;
+}
+
+static int from_mapping(const char *name, struct resolved *r)
+{
 	dev_t under;
 	char origin[128];
 	int ret;
@@ -55,18 +86,17 @@ static int from_mapping(const char *name, struct resolved *r)
 	if (ret)
 		return ret;
 	snprintf(r->crypt, sizeof(r->crypt), "%s", name);
-	/* Already stacked: the device under the crypt mapping is our origin. */
-	if (!csdm_name_of(under, origin, sizeof(origin)) &&
-	    !csdm_table(origin, &lines, &n)) {
-		if (n == 1 && !strcmp(lines[0].type, CRYPTSNAP_TARGET_NAME)) {
-			dev_t deps[2];
-			unsigned int nd;
-
+	/* Already stacked: the device under the crypt mapping is our origin
+	 * (or the pass-through an earlier unprotect left there). */
+	if (!csdm_name_of(under, origin, sizeof(origin))) {
+		switch (origin_kind(origin, &under)) {
+		case ORIGIN_TARGET:
 			r->stacked = 1;
-			if (!csdm_deps(origin, deps, 2, &nd) && nd == 1)
-				under = deps[0];
+			break;
+		case ORIGIN_THROUGH:
+			snprintf(r->through, sizeof(r->through), "%s", origin);
+			break;
 		}
-		csdm_lines_free(lines, n);
 	}
 	r->backing_dev = under;
 	blk_path(under, r->backing, sizeof(r->backing));
@@ -94,13 +124,15 @@ static int sysfs_dm_name(const char *kname, char *name, size_t len)
 
 /*
  * Look for an open dm-crypt mapping on the backing device: among its
- * holders, or one level up when our origin target sits in between.
+ * holders, or one level up when our origin target (or pass-through) sits
+ * in between.  kind: what dev itself is (0: the disk).
  */
-static void find_mapping(struct resolved *r, dev_t dev, int depth)
+static void find_mapping(struct resolved *r, dev_t dev, int kind, const char *via)
 {
 	char dir[128], name[128];
 	struct dirent *e;
 	dev_t under, odev;
+	int k;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(dev), minor(dev));
@@ -112,9 +144,12 @@ static void find_mapping(struct resolved *r, dev_t dev, int depth)
 			continue;
 		if (!crypt_type_of(name, &under)) {
 			snprintf(r->crypt, sizeof(r->crypt), "%s", name);
-			r->stacked = depth > 0;
-		} else if (!depth && !csdm_devno(name, &odev)) {
-			find_mapping(r, odev, depth + 1);
+			r->stacked = kind == ORIGIN_TARGET;
+			if (kind == ORIGIN_THROUGH)
+				snprintf(r->through, sizeof(r->through), "%s", via);
+		} else if (!kind && (k = origin_kind(name, &under)) &&
+			   !csdm_devno(name, &odev)) {
+			find_mapping(r, odev, k, name);
 		}
 	}
 	closedir(d);
@@ -132,7 +167,7 @@ int disk_resolve(const char *device, struct resolved *r)
 	if (blk_devno(device, &r->backing_dev))
 		return -ENOENT;
 	snprintf(r->backing, sizeof(r->backing), "%s", device);
-	find_mapping(r, r->backing_dev, 0);
+	find_mapping(r, r->backing_dev, 0, "");
 	return 0;
 }
 
@@ -164,50 +199,141 @@ static int swap_under(const char *crypt, dev_t dev, const char *key)
 	return r;
 }
 
+/* The volume key of the LUKS device behind d, as hex in secmem. */
+static int volume_key_hex(const struct disk_state *d, const uint8_t *key,
+			  size_t key_len, char **out)
+{
+	uint8_t *vk = NULL;
+	size_t vk_len = 0;
+	char *hex;
+	int r;
+
+	r = luks_volume_key(d->backing, key, key_len, &vk, &vk_len);
+	if (r)
+		return r;
+	hex = secmem_alloc(2 * vk_len + 1);
+	if (hex)
+		hex_encode(vk, vk_len, hex);
+	secmem_free(vk);
+	if (!hex)
+		return -ENOMEM;
+	*out = hex;
+	return 0;
+}
+
+static void hex_free(char *hex)
+{
+	if (hex) {
+		secmem_wipe(hex, strlen(hex));
+		secmem_free(hex);
+	}
+}
+
+/* The target over d->backing under the name d->origin: a fresh device, or
+ * the pass-through an earlier unprotect left (reloaded live).  *reused. */
+static int origin_up(const struct disk_state *d, int *reused)
+{
+	dev_t under, bdev;
+	int r;
+
+	*reused = 0;
+	if (!csdm_exists(d->origin))
+		return origin_create(d->origin, d->backing, d->size >> 9, d->chunk_sectors);
+	r = blk_devno(d->backing, &bdev);
+	if (r)
+		return r;
+	if (origin_kind(d->origin, &under) != ORIGIN_THROUGH || under != bdev)
+		return -EEXIST;
+	*reused = 1;
+	return origin_reload(d->origin, d->backing, d->size >> 9, d->chunk_sectors);
+}
+
 int disk_stack(const struct disk_state *d, int mapping_open,
 	       const uint8_t *key, size_t key_len)
 {
-	char path[160];
-	uint8_t *vk = NULL;
-	char *hex = NULL;
-	size_t vk_len = 0;
-	dev_t odev;
-	int r;
+	char path[160], *hex = NULL;
+	dev_t odev, under, bdev;
+	int r, reused;
 
-	r = origin_create(d->origin, d->backing, d->size >> 9, d->chunk_sectors);
+	r = origin_up(d, &reused);
 	if (r)
 		return r;
 	snprintf(path, sizeof(path), "/dev/mapper/%s", d->origin);
 	r = csdm_devno(d->origin, &odev);
 	if (!r && mapping_open) {
-		r = luks_volume_key(d->backing, key, key_len, &vk, &vk_len);
-		hex = r ? NULL : secmem_alloc(2 * vk_len + 1);
-		if (!r && !hex)
-			r = -ENOMEM;
-		if (!r) {
-			hex_encode(vk, vk_len, hex);
+		/* On a reused pass-through the mapping already sits on it. */
+		if (reused && !crypt_type_of(d->crypt, &under) && under == odev)
+			return 0;
+		r = volume_key_hex(d, key, key_len, &hex);
+		if (!r)
 			r = swap_under(d->crypt, odev, hex);
-			secmem_wipe(hex, 2 * vk_len);
-		}
-		secmem_free(hex);
-		secmem_free(vk);
+		hex_free(hex);
 	} else if (!r) {
 		r = luks_open(path, d->crypt, key, key_len);
 	}
-	if (r)
+	if (r && reused && !blk_devno(d->backing, &bdev))
+		origin_passthrough(d->origin, bdev, d->size >> 9);
+	else if (r)
 		csdm_remove(d->origin);
 	return r;
 }
 
-int disk_unstack(const struct disk_state *d)
+/* 1 when the crypt table names its key in the kernel keyring
+ * (":<size>:<type>:<description>", cryptsetup's LUKS2 default). */
+static int key_in_keyring(const char *crypt)
 {
+	struct dm_line *lines;
+	unsigned int n;
+	char cipher[128];
+	int k = 0, in;
+
+	if (csdm_table(crypt, &lines, &n))
+		return 0;
+	in = n == 1 && sscanf(lines[0].params, "%127s %n", cipher, &k) == 1 &&
+	     lines[0].params[k] == ':';
+	csdm_lines_free(lines, n);
+	return in;
+}
+
+int disk_unstack(const struct disk_state *d, const uint8_t *key, size_t key_len,
+		 int *through)
+{
+	struct dm_line *lines;
 	dev_t bdev, under;
+	char *hex = NULL;
+	uint64_t sectors;
+	unsigned int n;
 	int r;
 
+	*through = 0;
 	if (d->crypt[0] && !crypt_type_of(d->crypt, &under) &&
 	    !blk_devno(d->backing, &bdev) && under != bdev) {
-		/* Our own table already holds the key in hex: keep it. */
-		r = swap_under(d->crypt, bdev, NULL);
+		if (!key_in_keyring(d->crypt)) {
+			/* Our own table already holds the key in hex: keep it. */
+			r = swap_under(d->crypt, bdev, NULL);
+		} else if (key) {
+			r = volume_key_hex(d, key, key_len, &hex);
+			if (!r)
+				r = swap_under(d->crypt, bdev, hex);
+			hex_free(hex);
+		} else {
+			/*
+			 * The key went to the kernel keyring and is gone: the
+			 * crypt table cannot be reloaded.  Leave the device
+			 * where it is, as a plain linear map of the disk.
+			 */
+			if (csdm_table(d->origin, &lines, &n))
+				return -ENODEV;
+			sectors = n == 1 ? lines[0].len : 0;
+			csdm_lines_free(lines, n);
+			if (!sectors)
+				return -EMEDIUMTYPE;
+			origin_snap_drop(d->origin);	/* -EBUSY: there was none */
+			r = origin_passthrough(d->origin, bdev, sectors);
+			if (!r)
+				*through = 1;
+			return r;
+		}
 		if (r)
 			return r;
 	}
@@ -218,6 +344,17 @@ int disk_unstack(const struct disk_state *d)
 			return r;
 	}
 	return 0;
+}
+
+int disk_through_remove(const char *name)
+{
+	char origin[160];
+	dev_t under;
+
+	snprintf(origin, sizeof(origin), "cryptsnap-%s", name);
+	if (!csdm_exists(origin) || origin_kind(origin, &under) != ORIGIN_THROUGH)
+		return -ENOENT;
+	return csdm_remove(origin);
 }
 
 /* dev_t of the whole disk a partition belongs to, else dev itself. */

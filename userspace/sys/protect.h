@@ -18,6 +18,7 @@ struct resolved {
 	dev_t backing_dev;
 	char crypt[128];		/* active dm-crypt mapping, "" if closed */
 	int stacked;			/* the mapping already sits on a cryptsnap target */
+	char through[128];		/* ... or on this pass-through (origin_passthrough) */
 };
 
 /* DEVICE: a LUKS block device, /dev/mapper/NAME or an open mapping NAME. */
@@ -27,11 +28,23 @@ int disk_resolve(const char *device, struct resolved *r);
  * Create the origin target over d->backing and put it under the dm-crypt
  * mapping d->crypt: live (reload with the volume key, suspend, resume) if
  * the mapping is open, else open the mapping on top of the target.
+ * A pass-through named d->origin over d->backing is reloaded in place.
  */
 int disk_stack(const struct disk_state *d, int mapping_open,
 	       const uint8_t *key, size_t key_len);
-/* Put the mapping back on the backing device and remove the origin. */
-int disk_unstack(const struct disk_state *d);
+/*
+ * Put the mapping back on the backing device and remove the origin.  A
+ * mapping opened by cryptsetup or systemd-cryptsetup names its LUKS2
+ * volume key in the kernel keyring, gone after activation: its table can
+ * be reloaded only with the key (the passphrase, key/key_len); without
+ * one, the origin becomes a linear pass-through that stays under the
+ * mapping until it is closed (*through = 1).  disk_stack reuses it.
+ */
+int disk_unstack(const struct disk_state *d, const uint8_t *key, size_t key_len,
+		 int *through);
+/* Removes the pass-through "cryptsnap-<name>" (-ENOENT: none; -EBUSY: a
+ * mapping still sits on it). */
+int disk_through_remove(const char *name);
 
 /*
  * -EBUSY (and the disk's name) when writing to path would overwrite a

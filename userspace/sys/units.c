@@ -310,6 +310,44 @@ int units_timer_each(const char *unit_dir, int (*fn)(const char *disk, void *arg
 	return r ? r : scan(unit_dir, DROPIN_SUFFIX, 1, dropin_only, &e);
 }
 
+static int stamp_path(const char *root, const char *disk, char *dir, char *path)
+{
+	int r;
+
+	if (!disk_name_valid(disk))
+		return -EINVAL;
+	r = units_root_path(root, UNITS_STAMP_DIR, dir, UNITS_PATH_MAX);
+	return r ? r : path_fmt(path, UNITS_PATH_MAX, "%s/stamp-" PREFIX "%s" SUFFIX, dir, disk);
+}
+
+int units_timer_stamp_remove(const char *root, const char *disk)
+{
+	char dir[UNITS_PATH_MAX], path[UNITS_PATH_MAX];
+	int r = stamp_path(root, disk, dir, path);
+
+	return r ? r : unlink_opt(path);
+}
+
+int units_timer_stamp(const char *root, const char *disk)
+{
+	char dir[UNITS_PATH_MAX], path[UNITS_PATH_MAX];
+	int fd, r;
+
+	r = stamp_path(root, disk, dir, path);
+	if (r)
+		return r;
+	if (!access(path, F_OK))
+		return 0;	/* systemd's own record of the last run: keep it */
+	r = mkdir_p_0755(dir);
+	if (r)
+		return r;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -errno;
+	close(fd);
+	return 1;
+}
+
 int units_crypttab_has(const char *root, const char *name)
 {
 	char path[UNITS_PATH_MAX], *line = NULL, *s;

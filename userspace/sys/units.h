@@ -39,6 +39,17 @@ int units_timer_set(const char *unit_dir, const char *disk, const char *template
 
 /* Removes disk's link and drop-in (and the drop-in directory when that
  * leaves it empty).  Absent files are no error. */
+/*
+ * The timer's Persistent= stamp (UNITS_STAMP_DIR under root), created
+ * "last run now" when systemd has none, so that starting a new timer does
+ * not fire a catch-up backup at once: systemd triggers a persistent timer
+ * on activation when it would have elapsed since its stamp, and with no
+ * stamp that is always.  1: created, 0: kept, negative errno.
+ */
+#define UNITS_STAMP_DIR "/var/lib/systemd/timers"
+int units_timer_stamp(const char *root, const char *disk);
+/* Removes it with the timer: a schedule added again later starts afresh. */
+int units_timer_stamp_remove(const char *root, const char *disk);
 int units_timer_remove(const char *unit_dir, const char *disk);
 
 /* Calls fn for every disk that has a link or a drop-in of ours under
