@@ -33,22 +33,40 @@ int nbd_connected(int index)
 	return access(p, F_OK) == 0;
 }
 
-/* Connected, or still sized: a configuration is alive. */
-int nbd_in_use(int index)
+/* The device's capacity in 512-byte sectors as sysfs shows it (0 when
+ * it cannot be read). */
+static uint64_t sysfs_sectors(int index)
 {
 	char p[64], buf[32] = "";
 	int fd;
 	ssize_t n;
 
-	if (nbd_connected(index))
-		return 1;
 	snprintf(p, sizeof(p), "/sys/block/nbd%d/size", index);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	return n > 0 && strtoull(buf, NULL, 10) != 0;
+	return n > 0 ? strtoull(buf, NULL, 10) : 0;
+}
+
+/* Connected, or still sized: a configuration is alive. */
+int nbd_in_use(int index)
+{
+	return nbd_connected(index) || sysfs_sectors(index) != 0;
+}
+
+/*
+ * NBD_DO_IT publishes sysfs "pid" before it gives the disk its size: the
+ * kernel creates the pid file, starts the receive work and only then sets
+ * the capacity (on 6.12 after freezing the queue, which waits for an RCU
+ * grace period and can take a long time on a loaded machine).  Until
+ * then the disk has 0 sectors and an open of it reads nothing; the
+ * device is up only when both are there.
+ */
+int nbd_ready(const struct nbd_dev *d)
+{
+	return nbd_connected(d->index) && sysfs_sectors(d->index) == d->size / NBD_SECTOR;
 }
 
 static int configure(struct nbd_dev *d, uint64_t size)
@@ -69,6 +87,7 @@ static int try_dev(int i, uint64_t size, struct nbd_dev *d)
 
 	snprintf(d->path, sizeof(d->path), "/dev/nbd%d", i);
 	d->index = i;
+	d->size = size;
 	d->fd = open(d->path, O_RDWR | O_CLOEXEC);
 	if (d->fd < 0)
 		return errno == ENOENT || errno == ENXIO ? -ENODEV : -errno;
