@@ -69,13 +69,23 @@ int nbd_ready(const struct nbd_dev *d)
 	return nbd_connected(d->index) && sysfs_sectors(d->index) == d->size / NBD_SECTOR;
 }
 
-static int configure(struct nbd_dev *d, uint64_t size)
+/*
+ * The socket first: NBD_SET_SOCK makes this task the device's setup
+ * task, and another task's NBD_SET_SOCK then fails with EBUSY until the
+ * device is cleared.  So the size and flags are set only on a device
+ * this task holds, never on one another mount is setting up.
+ * 1: our socket is in (NBD_CLEAR_SOCK undoes it), 0: nothing was done.
+ */
+static int configure(struct nbd_dev *d, uint64_t size, int *added)
 {
+	*added = 0;
+	if (ioctl(d->fd, NBD_SET_SOCK, (unsigned long)d->ksock) < 0)
+		return -errno;
+	*added = 1;
 	if (ioctl(d->fd, NBD_SET_BLKSIZE, (unsigned long)NBD_SECTOR) < 0 ||
 	    ioctl(d->fd, NBD_SET_SIZE, (unsigned long)size) < 0 ||
 	    ioctl(d->fd, NBD_SET_FLAGS, (unsigned long)(NBD_FLAG_HAS_FLAGS |
-							NBD_FLAG_READ_ONLY)) < 0 ||
-	    ioctl(d->fd, NBD_SET_SOCK, (unsigned long)d->ksock) < 0)
+							NBD_FLAG_READ_ONLY)) < 0)
 		return -errno;
 	return 0;
 }
@@ -83,7 +93,7 @@ static int configure(struct nbd_dev *d, uint64_t size)
 /* One device: -EBUSY when someone else has it, so the caller tries the next. */
 static int try_dev(int i, uint64_t size, struct nbd_dev *d)
 {
-	int sv[2], r;
+	int sv[2], r, added;
 
 	snprintf(d->path, sizeof(d->path), "/dev/nbd%d", i);
 	d->index = i;
@@ -98,12 +108,15 @@ static int try_dev(int i, uint64_t size, struct nbd_dev *d)
 	}
 	d->sock = sv[0];
 	d->ksock = sv[1];
-	r = configure(d, size);
+	r = configure(d, size, &added);
 	/* The kernel holds its own reference to the socket now. */
 	close(d->ksock);
 	d->ksock = -1;
 	if (r < 0) {
-		ioctl(d->fd, NBD_CLEAR_SOCK);
+		/* Not when the device was another task's: that would
+		 * shut down its socket. */
+		if (added)
+			ioctl(d->fd, NBD_CLEAR_SOCK);
 		close(d->sock);
 		close(d->fd);
 		d->fd = d->sock = -1;
