@@ -50,7 +50,9 @@ t_cleanup() {
 	for c in "${T_CLEANUP[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
 	T_CLEANUP=()
 }
-trap 't_cleanup' EXIT
+# /tmp/.t-failed tells the guest runner (tests/vm/init) to show more of
+# a failing test's stderr.
+trap 't_cleanup; [ "$T_FAILED" = 0 ] || : >/tmp/.t-failed' EXIT
 
 # Zero the first and last MiB of a disk so stale signatures never leak
 # between tests.

@@ -51,7 +51,7 @@
 #define MOUNT_CACHE	(64U << 20)
 #define MOUNT_THREADS	8
 #define DM_PREFIX	"cryptsnap-mnt-"
-#define READY_WAIT_MS	10000
+#define READY_WAIT_MS	30000
 #define STOP_WAIT_MS	30000
 
 /* One mount's record: MOUNT_STATE_DIR/nbdN. */
@@ -395,10 +395,13 @@ static int start_nbd(struct daemon *d)
 	if (pthread_create(&d->run_t, NULL, run_main, d))
 		return fail_errno(d->cmd, -EAGAIN, "cannot start the NBD device");
 	d->running = 1;
-	for (i = 0; i < READY_WAIT_MS / 20 && !nbd_connected(d->nbd.index); i++)
+	/* Connected is not enough: the size comes after (nbd_ready()). */
+	for (i = 0; i < READY_WAIT_MS / 20 && !nbd_ready(&d->nbd); i++)
 		sleep_ms(20);
-	if (!nbd_connected(d->nbd.index))
-		return fail_errno(d->cmd, -ETIMEDOUT, "%s did not come up", d->nbd.path);
+	if (!nbd_ready(&d->nbd))
+		return fail_errno(d->cmd, -ETIMEDOUT, "%s did not come up (%s)", d->nbd.path,
+				  nbd_connected(d->nbd.index) ? "connected, but its size "
+				  "was not set" : "not connected");
 	return EXIT_OK;
 }
 

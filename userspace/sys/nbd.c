@@ -33,31 +33,59 @@ int nbd_connected(int index)
 	return access(p, F_OK) == 0;
 }
 
-/* Connected, or still sized: a configuration is alive. */
-int nbd_in_use(int index)
+/* The device's capacity in 512-byte sectors as sysfs shows it (0 when
+ * it cannot be read). */
+static uint64_t sysfs_sectors(int index)
 {
 	char p[64], buf[32] = "";
 	int fd;
 	ssize_t n;
 
-	if (nbd_connected(index))
-		return 1;
 	snprintf(p, sizeof(p), "/sys/block/nbd%d/size", index);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	return n > 0 && strtoull(buf, NULL, 10) != 0;
+	return n > 0 ? strtoull(buf, NULL, 10) : 0;
 }
 
-static int configure(struct nbd_dev *d, uint64_t size)
+/* Connected, or still sized: a configuration is alive. */
+int nbd_in_use(int index)
 {
+	return nbd_connected(index) || sysfs_sectors(index) != 0;
+}
+
+/*
+ * NBD_DO_IT publishes sysfs "pid" before it gives the disk its size: the
+ * kernel creates the pid file, starts the receive work and only then sets
+ * the capacity (on 6.12 after freezing the queue, which waits for an RCU
+ * grace period and can take a long time on a loaded machine).  Until
+ * then the disk has 0 sectors and an open of it reads nothing; the
+ * device is up only when both are there.
+ */
+int nbd_ready(const struct nbd_dev *d)
+{
+	return nbd_connected(d->index) && sysfs_sectors(d->index) == d->size / NBD_SECTOR;
+}
+
+/*
+ * The socket first: NBD_SET_SOCK makes this task the device's setup
+ * task, and another task's NBD_SET_SOCK then fails with EBUSY until the
+ * device is cleared.  So the size and flags are set only on a device
+ * this task holds, never on one another mount is setting up.
+ * 1: our socket is in (NBD_CLEAR_SOCK undoes it), 0: nothing was done.
+ */
+static int configure(struct nbd_dev *d, uint64_t size, int *added)
+{
+	*added = 0;
+	if (ioctl(d->fd, NBD_SET_SOCK, (unsigned long)d->ksock) < 0)
+		return -errno;
+	*added = 1;
 	if (ioctl(d->fd, NBD_SET_BLKSIZE, (unsigned long)NBD_SECTOR) < 0 ||
 	    ioctl(d->fd, NBD_SET_SIZE, (unsigned long)size) < 0 ||
 	    ioctl(d->fd, NBD_SET_FLAGS, (unsigned long)(NBD_FLAG_HAS_FLAGS |
-							NBD_FLAG_READ_ONLY)) < 0 ||
-	    ioctl(d->fd, NBD_SET_SOCK, (unsigned long)d->ksock) < 0)
+							NBD_FLAG_READ_ONLY)) < 0)
 		return -errno;
 	return 0;
 }
@@ -65,10 +93,11 @@ static int configure(struct nbd_dev *d, uint64_t size)
 /* One device: -EBUSY when someone else has it, so the caller tries the next. */
 static int try_dev(int i, uint64_t size, struct nbd_dev *d)
 {
-	int sv[2], r;
+	int sv[2], r, added;
 
 	snprintf(d->path, sizeof(d->path), "/dev/nbd%d", i);
 	d->index = i;
+	d->size = size;
 	d->fd = open(d->path, O_RDWR | O_CLOEXEC);
 	if (d->fd < 0)
 		return errno == ENOENT || errno == ENXIO ? -ENODEV : -errno;
@@ -79,12 +108,15 @@ static int try_dev(int i, uint64_t size, struct nbd_dev *d)
 	}
 	d->sock = sv[0];
 	d->ksock = sv[1];
-	r = configure(d, size);
+	r = configure(d, size, &added);
 	/* The kernel holds its own reference to the socket now. */
 	close(d->ksock);
 	d->ksock = -1;
 	if (r < 0) {
-		ioctl(d->fd, NBD_CLEAR_SOCK);
+		/* Not when the device was another task's: that would
+		 * shut down its socket. */
+		if (added)
+			ioctl(d->fd, NBD_CLEAR_SOCK);
 		close(d->sock);
 		close(d->fd);
 		d->fd = d->sock = -1;

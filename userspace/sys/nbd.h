@@ -30,6 +30,7 @@ struct nbd_dev {
 	int sock;		/* our end */
 	int ksock;		/* the kernel's end (closed by nbd_run) */
 	int index;		/* N */
+	uint64_t size;		/* bytes, as set */
 	char path[32];
 };
 
@@ -43,6 +44,9 @@ void nbd_disconnect(struct nbd_dev *d);
 void nbd_close(struct nbd_dev *d);
 /* 1 when /dev/nbdN has a server attached (sysfs "pid"). */
 int nbd_connected(int index);
+/* 1 when d's server is attached and the disk has the size set: only
+ * then may it be opened and read (see nbd.c). */
+int nbd_ready(const struct nbd_dev *d);
 /* 1 when it is connected or still has a size (a configuration alive). */
 int nbd_in_use(int index);
 /* Sends NBD_DISCONNECT and NBD_CLEAR_SOCK to /dev/nbdN whose server is
