@@ -238,9 +238,7 @@ static int remove_points(struct prune_args *a, struct vault *v)
 			       p[i].item.keep & KEEP_RETAIN ? " (retain-until)" : "");
 			continue;
 		}
-		format_time(time(NULL) + a->grace, until, sizeof(until));
-		printf("%s %s %s (purged after %s)\n", a->dry_run ? "would delete" : "delete ",
-		       p[i].id, p[i].disk, until);
+		printf("%s %s %s\n", a->dry_run ? "would remove" : "remove ", p[i].id, p[i].disk);
 		if (a->dry_run)
 			continue;
 		r = vault_point_set_deleted(v, p[i].id, time(NULL));
@@ -249,7 +247,10 @@ static int remove_points(struct prune_args *a, struct vault *v)
 		else if (r != -EALREADY && r != -ENOENT)
 			fail("prune", r, "cannot delete point %s", p[i].id);
 	}
-	printf("%zu points deleted (%zu deleted earlier)\n", removed, a->deleted);
+	/* Removed = deleted: kept whole for the grace period, then purged. */
+	format_time(time(NULL) + a->grace, until, sizeof(until));
+	printf("%zu points removed (deleted: 'cryptsnap undelete ID' until GC purges them "
+	       "after %s; %zu deleted earlier)\n", removed, until, a->deleted);
 	if (!a->dry_run)
 		log_event(LOG_INFO, "prune finished: disk=%s points=%zu removed=%zu result=ok",
 			  a->disk ? a->disk : "*", n, removed);
