@@ -38,8 +38,7 @@ int cli_softdel(const char *cmd, struct vault *v, const struct config_section *e
 static void undelete_usage(FILE *f)
 {
 	fprintf(f, "usage: cryptsnap undelete ID [--vault VAULT] [--kek FILE]\n"
-		"\nBrings back a point prune deleted, before GC purges it "
-		"('cryptsnap points --deleted').\n");
+		"\nBrings back a point prune deleted, before GC purges it.\n");
 }
 
 int cmd_undelete(int argc, char **argv)
