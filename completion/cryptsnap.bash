@@ -27,7 +27,7 @@ _cryptsnap_mappings() {	# open device-mapper devices, for protect
 
 _cryptsnap() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="version vault protect unprotect status boot shutdown backup points restore mount umount verify prune key jobs lock config policy"
+	local cmds="version vault protect unprotect status boot shutdown backup points restore mount umount verify prune undelete key jobs lock config policy"
 	local cmd=${COMP_WORDS[1]:-} sub=${COMP_WORDS[2]:-} opts="" pos=""
 
 	COMPREPLY=()
@@ -50,15 +50,16 @@ _cryptsnap() {
 		return ;;
 	--retain-until | --now | --point | --threads | --cow-size | --chunk-size | --rate-limit | \
 	--keep-last | --keep-daily | --keep-weekly | --keep-monthly | --keep-yearly | \
-	--escrow | --escrow-secret)
+	--escrow | --escrow-secret | --deleted-grace)
 		return ;;
 	esac
 	case $cmd in
 	version) opts="--hardening" ;;
 	vault)
-		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "init repair" -- "$cur"; return; }
+		[ "$COMP_CWORD" -eq 2 ] && { _cryptsnap_reply -W "init retention repair" -- "$cur"; return; }
 		case $sub in
-		init) opts="--kek --key-dir --chunk-size" pos=dir ;;
+		init) opts="--kek --key-dir --chunk-size --deleted-grace --lock-retention" pos=dir ;;
+		retention) opts="--vault --kek --deleted-grace --lock" ;;
 		repair) opts="--vault --kek" ;;
 		esac ;;
 	protect)
@@ -70,7 +71,8 @@ _cryptsnap() {
 	backup)
 		opts="--retain-until --full --cow-size --kek --json --vault --source --disk --escrow --escrow-secret --threads --rate-limit"
 		pos=disk ;;
-	points) opts="--vault --disk --kek --json" ;;
+	points) opts="--vault --disk --kek --json --deleted" ;;
+	undelete) opts="--vault --kek" ;;
 	restore) opts="--vault --point --to --force --check-key --kek --escrow-dir --threads --files" ;;
 	mount) opts="--vault --point --key-file --kek --block-only" pos=dir ;;
 	umount) pos=dir ;;

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Everything `make check` runs, in order: build (tool + module for every
-# supported kernel, warning-free), host unit tests, host CLI tests, DKMS
+# supported kernel, warning-free), host unit tests, host CLI tests, hostile
+# vault, S3 subset on a private Swift, DKMS
 # build, VM functional suite on every kernel.  All output is TAP-like; the
 # last line is "N passed, N failed".  Exit status 0 only if nothing failed.
 set -uo pipefail
@@ -41,6 +42,11 @@ step build build
 step "unit tests" make --no-print-directory -C tests/unit run
 [ -f tests/cli/run.sh ] && step "CLI tests" bash tests/cli/run.sh
 step "hostile vault" bash tests/hostile/run.sh
+# The S3 backend against a private Swift (issue 17): a subset (round trips,
+# leases, an object server killed, soft delete, clear errors); the full
+# suite, with the CLI suite on S3, is make check-s3 (too long for here).
+# run.sh stops the fixture on any exit and fails on a process it left.
+step "S3 on Swift (subset)" bash tests/s3/run.sh --quick
 # Each libFuzzer harness over its seed corpus and kept crash inputs (issue
 # 15; the long runs are make fuzz).
 step "fuzz smoke" make --no-print-directory fuzz-smoke

@@ -59,9 +59,9 @@ want=$(sort -u <<<"$cmds")
 	no "completion commands differ from --help: $(diff <(echo "$want") <(echo "$comp_cmds") | grep '^[<>]' | tr '\n' ' ')"
 
 # Per command: the options its --help names, in its man entry and offered
-# by the completion (subcommands: vault init, repair; key show, rotate,
+# by the completion (subcommands: vault init, retention, repair; key show, rotate,
 # escrow; lock list, break; config check; policy apply).
-subs() { case $1 in vault) echo init repair ;; key) echo show rotate escrow ;; lock) echo list break ;; config) echo check ;; policy) echo apply ;; *) echo "" ;; esac; }
+subs() { case $1 in vault) echo init retention repair ;; key) echo show rotate escrow ;; lock) echo list break ;; config) echo check ;; policy) echo apply ;; *) echo "" ;; esac; }
 for c in $cmds; do
 	opts=$("$CS" "$c" --help 2>&1 | grep -o -- '--[a-z][a-z-]*[a-z]' | grep -vx -- --help | sort -u)
 	offered=""

@@ -237,6 +237,44 @@ PR=$(last_point v)
 check "prune --keep-last 1" "$CS" prune --vault v --keep-last 1
 check "retain-until point survives prune" bash -c "'$CS' points --vault v | grep -q $PR"
 check "vault verifies after prune + gc" "$CS" verify --vault v
+# --- 6b. soft delete and the retention lock (issue 17) ----------------------------
+cp img1 imgs1 && "$CS" vault init sd >/dev/null
+check "soft delete: backup 1" "$CS" backup --vault sd --source imgs1 --disk dsd
+S1=$(last_point sd)
+cp imgs1 imgs2 && mutate imgs2
+check "soft delete: backup 2" "$CS" backup --vault sd --source imgs2 --disk dsd
+S2=$(last_point sd)
+check "prune deletes point 1" "$CS" prune --vault sd --keep-last 1
+check "points no longer lists the deleted point" bash -c "! '$CS' points --vault sd | grep -q '^$S1 '"
+check "points --deleted lists it with its purge time" \
+	bash -c "'$CS' points --vault sd --deleted --json | python3 -c 'import json,sys; p=json.load(sys.stdin); assert [x[\"id\"] for x in p] == [\"$S1\"] and p[0][\"purge_after\"] >= p[0][\"deleted\"] + 14 * 86400'"
+check "undelete brings it back" "$CS" undelete "$S1" --vault sd
+check "the undeleted point restores byte-exact" \
+	bash -c "'$CS' restore --vault sd --point '$S1' --to rs1 >/dev/null && cmp imgs1 rs1"
+check_fails "undelete of a point that is not deleted: exit 1" 1 "$CS" undelete "$S1" --vault sd
+check_fails "undelete of no such point: exit 3" 3 "$CS" undelete 20000101T000000Z-00000000 --vault sd
+check "prune deletes it again" "$CS" prune --vault sd --keep-last 1
+check "GC keeps it in its grace period" bash -c "'$CS' points --vault sd --deleted | grep -q '^$S1 '"
+check "prune 15 days later purges it" "$CS" prune --vault sd --keep-last 1 --now "@$(( $(date +%s) + 15 * 86400 ))"
+check "the purged point is gone" bash -c "! '$CS' points --vault sd --deleted | grep -q '^$S1 '"
+check_fails "undelete of a purged point: exit 3" 3 "$CS" undelete "$S1" --vault sd
+check "the kept point restores byte-exact" \
+	bash -c "'$CS' restore --vault sd --point '$S2' --to rs2 >/dev/null && cmp imgs2 rs2"
+check "vault verifies after the purge" "$CS" verify --vault sd
+check "vault retention --deleted-grace 30" "$CS" vault retention --vault sd --deleted-grace 30
+check "vault retention --lock" "$CS" vault retention --vault sd --lock
+check "vault retention shows 30 days, locked" \
+	bash -c "'$CS' vault retention --vault sd | tr '\n' ' ' | grep -q 'deleted-grace 30 days retention-lock on'"
+check_fails "locked: a shorter grace period is refused (exit 1)" 1 "$CS" vault retention --vault sd --deleted-grace 7
+check "the refusal is one line" test "$(wc -l <"$WORK/last.log")" = 1
+check "a longer grace period is allowed" "$CS" vault retention --vault sd --deleted-grace 60
+printf '[defaults]\ndeleted-grace = 2\n' >sd.conf && chmod 600 sd.conf
+check_fails "locked: deleted-grace 2 in the config file is refused by prune" 1 \
+	env CRYPTSNAP_CONFIG="$WORK/sd.conf" "$CS" prune --vault sd --keep-last 1
+check "the refusal names the locked grace" grep -q "shorter than the vault's locked grace period of 60 days" "$WORK/last.log"
+check_fails "vault init --deleted-grace 40000: exit 2" 2 "$CS" vault init sd2 --deleted-grace 40000
+rm -f imgs1 imgs2 rs1 rs2 sd.conf
+
 check "vault repair of an intact vault succeeds" "$CS" vault repair --vault v
 check "vault verifies after repair" "$CS" verify --vault v
 

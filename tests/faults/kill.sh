@@ -86,7 +86,7 @@ fresh_world() {
 	rm -rf "$RUN"
 	mkdir -p "$RUN"
 	: >"$RUN/expect"
-	cs vault init "$RUN/v" >/dev/null
+	cs vault init "$RUN/v" --deleted-grace 0 >/dev/null	# prune purges at once, as before soft delete
 }
 
 # --- scenarios: setup_X builds the world, op_X is the operation killed,

@@ -56,7 +56,9 @@ check "a host that never saw the vault takes its catalogue" "$CS" verify --vault
 check "point 1 restores byte for byte" restores_exact v "$P1" img1
 check "point 2 restores byte for byte" restores_exact v "$P2" img2
 mkdir saved && cp v/points/*.point saved/
-check "prune removes one point" "$CS" prune --vault v --keep-last 1 --disk d1 --no-gc
+# (deleted, then purged by GC: --now past the 14 days of grace)
+check "prune removes one point" "$CS" prune --vault v --keep-last 1 --disk d1 \
+	--now "@$(( $(date +%s) + 15 * 86400 ))"
 GONE=$(ls saved | grep -vxFf <(ls v/points) | sed 's/\.point$//')
 cp saved/"$GONE".point v/points/
 refused "a replayed deleted point is not in the catalogue: exit 5" 5 "$CS" points --vault v

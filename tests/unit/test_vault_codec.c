@@ -22,6 +22,7 @@
 #include "vault/vault_manifest.h"
 #include "vault/vault_retention.h"
 #include "vault/vault_seg.h"
+#include "vault/vault_softdel.h"
 
 static void test_seg_roundtrip_zero_runs(void **state)
 {
@@ -167,6 +168,35 @@ static void test_manifest_roundtrip(void **state)
 	manifest_free(&m);
 }
 
+/* Soft delete (issue 17): "deleted" round trips, is absent while live
+ * (manifests of older builds), and a purge waits for retain-until too. */
+static void test_manifest_deleted(void **state)
+{
+	struct manifest m, back;
+	char *s;
+	size_t len;
+
+	make_manifest(&m);
+	assert_int_equal(manifest_encode(&m, &s, &len), 0);
+	assert_null(strstr(s, "\"deleted\""));
+	assert_int_equal(manifest_decode(s, len, 65536, 4096, &back), 0);
+	assert_int_equal(back.deleted, 0);
+	manifest_free(&back);
+	free(s);
+	m.deleted = 1700000000;
+	assert_int_equal(manifest_encode(&m, &s, &len), 0);
+	assert_int_equal(manifest_decode(s, len, 65536, 4096, &back), 0);
+	assert_int_equal(back.deleted, 1700000000);
+	m.retain_until = 0;
+	assert_int_equal(softdel_purge_time(&m, 14 * 86400), 1700000000 + 14 * 86400);
+	m.retain_until = 1900000000;
+	assert_int_equal(softdel_purge_time(&m, 14 * 86400), 1900000000);
+	assert_int_equal(softdel_purge_time(&m, INT64_MAX), INT64_MAX);
+	manifest_free(&back);
+	free(s);
+	manifest_free(&m);
+}
+
 static void expect_bad(const char *from, const char *to)
 {
 	struct manifest m, back;
@@ -206,6 +236,8 @@ static void test_manifest_hostile(void **state)
 	expect_bad("\"name\":\"passphrase\"", "\"name\":\"../../x\"");
 	expect_bad("null,", "\"zz\",");
 	expect_bad("\"segments\":[null,", "\"segments\":[");
+	expect_bad("\"retain_until\":", "\"deleted\":-5,\"retain_until\":");
+	expect_bad("\"retain_until\":", "\"deleted\":\"x\",\"retain_until\":");
 	make_manifest(&back);
 	assert_int_equal(manifest_encode(&back, &s, &len), 0);
 	manifest_free(&back);
@@ -376,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_bindex_roundtrip_hostile),
 		cmocka_unit_test(test_manifest_roundtrip),
 		cmocka_unit_test(test_manifest_hostile),
+		cmocka_unit_test(test_manifest_deleted),
 		cmocka_unit_test(test_escrow_image_slot),
 		cmocka_unit_test(test_blob_binding),
 		cmocka_unit_test(test_retention),

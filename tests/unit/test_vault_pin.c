@@ -16,6 +16,7 @@
 #include "lib/util.h"
 #include "vault/vault.h"
 #include "vault/vault_pin.h"
+#include "vault/vault_softdel.h"
 
 static char dir[64];
 
@@ -136,12 +137,53 @@ static void test_malformed(void **state)
 	assert_int_equal(vault_pin_load(&v, &q), -EUCLEAN);
 }
 
+/* The retention lock (issue 17): once pinned, no save unlocks it or
+ * shortens its grace, and a vault that says less does not count. */
+static void test_retention_ratchet(void **state)
+{
+	struct softdel_settings sd;
+	struct vault_pin p, q;
+	struct vault v;
+
+	make_vault(&v, 0x41);
+	v.grace_override = -1;
+	v.deleted_grace = 30 * 86400;
+	v.retention_lock = 1;
+	make_pin(&p);
+	assert_int_equal(vault_pin_save(&v, &p), 0);
+	assert_int_equal(vault_softdel_pin(&v), 0);		/* first sight: pinned */
+	assert_int_equal(vault_pin_load(&v, &q), 0);
+	assert_true(q.has_retention && q.retention_lock);
+	assert_int_equal(q.deleted_grace, 30 * 86400);
+	/* A save asking for less keeps the lock and the longer grace. */
+	q.retention_lock = 0;
+	q.deleted_grace = 86400;
+	assert_int_equal(vault_pin_save(&v, &q), 0);
+	assert_int_equal(vault_pin_load(&v, &q), 0);
+	assert_true(q.retention_lock);
+	assert_int_equal(q.deleted_grace, 30 * 86400);
+	/* A vault writer: grace 0, lock gone; the host still applies both. */
+	v.deleted_grace = 0;
+	v.retention_lock = 0;
+	assert_int_equal(vault_softdel_pin(&v), 0);
+	assert_int_equal(vault_softdel_settings(&v, &sd), 0);
+	assert_true(sd.locked);
+	assert_int_equal(sd.grace, 30 * 86400);
+	/* This host's configuration: longer is fine, shorter refused. */
+	v.grace_override = 60 * 86400;
+	assert_int_equal(vault_softdel_settings(&v, &sd), 0);
+	assert_int_equal(sd.grace, 60 * 86400);
+	v.grace_override = 86400;
+	assert_int_equal(vault_softdel_settings(&v, &sd), -EPERM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip_and_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_vault, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_ratchet, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

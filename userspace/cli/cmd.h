@@ -41,6 +41,8 @@ int cmd_points(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_undelete(int argc, char **argv);		/* cmd_softdel.c */
+int cmd_vault_retention(int argc, char **argv);	/* "vault retention" */
 int cmd_key(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_protect(int argc, char **argv);

@@ -46,6 +46,13 @@ struct config_section;
 int cli_config(const char *cmd, const char *disk, struct config *c,
 	       struct config_section *eff);
 
+/* cmd_softdel.c: this host's grace period of deleted points (seconds):
+ * the vault's and the pin's longest, or deleted-grace of the
+ * configuration (eff, may be NULL) unless the vault is locked and that is
+ * shorter (printed, EXIT_FAIL).  An exit code. */
+int cli_softdel(const char *cmd, struct vault *v, const struct config_section *eff,
+		int64_t *grace);
+
 /* Strict numeric options (lib/util.h parsers): on a malformed or out of
  * range value print one line naming the option and the range and return
  * EXIT_USAGE; 0 on success. */

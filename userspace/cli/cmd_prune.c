@@ -17,6 +17,7 @@
 #include "vault/vault_points.h"
 #include "vault/vault_retention.h"
 #include "vault/vault_rotate.h"
+#include "vault/vault_softdel.h"
 
 struct prune_args {
 	const char *vault, *kek, *disk;
@@ -25,6 +26,8 @@ struct prune_args {
 	const struct config *cfg;	/* rules from here, per disk (no --keep-*) */
 	int dry_run, no_gc;
 	int64_t now;
+	int64_t grace;			/* of deleted points, this host's */
+	size_t deleted;			/* already deleted, not evaluated */
 };
 
 struct point_info {
@@ -38,15 +41,17 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: cryptsnap prune --vault VAULT [rules] [options]\n"
 		"\n"
-		"Removes points no rule keeps (per disk), then collects garbage.  Without\n"
+		"Deletes points no rule keeps (per disk), then collects garbage.  Without\n"
 		"--keep-* options each disk's keep-* of the configuration file apply; a\n"
-		"disk without rules loses no point.  A point is never removed before its\n"
-		"retain-until date.  --vault and --kek default to the configuration's.\n"
+		"disk without rules loses no point.  A point is never deleted before its\n"
+		"retain-until date.  A deleted point is kept for the vault's grace period\n"
+		"(default 14 days; 'cryptsnap undelete' brings it back), then GC purges it.\n"
+		"--vault and --kek default to the configuration's.\n"
 		"  --keep-last N  --keep-daily N  --keep-weekly N  --keep-monthly N  --keep-yearly N\n"
 		"  --disk NAME    only consider this disk's points\n"
 		"  --dry-run      show what would be removed\n"
 		"  --no-gc        skip garbage collection\n"
-		"  --now DATE     evaluate rules as of DATE (testing)\n"
+		"  --now DATE     evaluate rules and grace periods as of DATE (testing)\n"
 		"  --kek FILE     KEK file instead of the recorded one\n");
 }
 
@@ -109,7 +114,7 @@ static int parse(int argc, char **argv, struct prune_args *a)
 struct point_list {
 	const char *disk;	/* NULL: every disk */
 	struct point_info *p;
-	size_t n;
+	size_t n, deleted;
 };
 
 static int add_point(struct vault *v, struct manifest *m, void *arg)
@@ -119,6 +124,11 @@ static int add_point(struct vault *v, struct manifest *m, void *arg)
 
 	if (l->disk && strcmp(l->disk, m->disk))
 		return 0;
+	/* Already deleted: no rule counts it, GC decides when it goes. */
+	if (m->deleted) {
+		l->deleted++;
+		return 0;
+	}
 	p = realloc(l->p, (l->n + 1) * sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -133,7 +143,7 @@ static int add_point(struct vault *v, struct manifest *m, void *arg)
 
 /* Any point that does not load stops prune, one deleted meanwhile too. */
 static int load_points(struct vault *v, const char *disk, struct point_info **out,
-		       size_t *n)
+		       size_t *n, size_t *deleted)
 {
 	struct point_list l = { .disk = disk };
 	char bad[POINT_ID_MAX] = "";
@@ -143,6 +153,7 @@ static int load_points(struct vault *v, const char *disk, struct point_info **ou
 		fail("prune", r, "point %s unreadable; prune refuses to guess", bad);
 	*out = l.p;
 	*n = l.n;
+	*deleted = l.deleted;
 	return r;
 }
 
@@ -212,9 +223,10 @@ static int remove_points(struct prune_args *a, struct vault *v)
 {
 	struct point_info *p = NULL;
 	size_t n, i, removed = 0;
+	char until[32];
 	int r;
 
-	r = load_points(v, a->disk, &p, &n);
+	r = load_points(v, a->disk, &p, &n, &a->deleted);
 	if (r < 0) {
 		free(p);
 		return exit_code(r);
@@ -227,10 +239,18 @@ static int remove_points(struct prune_args *a, struct vault *v)
 			continue;
 		}
 		printf("%s %s %s\n", a->dry_run ? "would remove" : "remove ", p[i].id, p[i].disk);
-		if (!a->dry_run && vault_point_delete(v, p[i].id) == 0)
+		if (a->dry_run)
+			continue;
+		r = vault_point_set_deleted(v, p[i].id, time(NULL));
+		if (!r)
 			removed++;
+		else if (r != -EALREADY && r != -ENOENT)
+			fail("prune", r, "cannot delete point %s", p[i].id);
 	}
-	printf("%zu points removed\n", removed);
+	/* Removed = deleted: kept whole for the grace period, then purged. */
+	format_time(time(NULL) + a->grace, until, sizeof(until));
+	printf("%zu points removed (deleted: 'cryptsnap undelete ID' until GC purges them "
+	       "after %s; %zu deleted earlier)\n", removed, until, a->deleted);
 	if (!a->dry_run)
 		log_event(LOG_INFO, "prune finished: disk=%s points=%zu removed=%zu result=ok",
 			  a->disk ? a->disk : "*", n, removed);
@@ -238,7 +258,7 @@ static int remove_points(struct prune_args *a, struct vault *v)
 	return EXIT_OK;
 }
 
-static int collect(struct vault *v)
+static int collect(struct vault *v, int64_t now)
 {
 	struct gc_stats st;
 	unsigned int rolled;
@@ -264,7 +284,7 @@ static int collect(struct vault *v)
 	if (!r)
 		r = vault_dek_maintain(v, 0, &rolled);
 	if (!r)
-		r = vault_gc(v, &st);
+		r = vault_gc_purge_at(v, time(NULL), now, &st);
 	vault_lock_release(v);
 	if (r < 0 && st.why[0])
 		return fail("prune", r, "garbage collection refused, nothing deleted: %s",
@@ -281,6 +301,10 @@ static int collect(struct vault *v)
 	       (unsigned long long)st.blobs_dead, (unsigned long long)st.packs_kept,
 	       (unsigned long long)st.packs_young,
 	       (unsigned long long)st.packs_deleted, fr);
+	if (st.points_deleted || st.points_purged)
+		printf("gc: %llu deleted points kept in their grace period, %llu purged\n",
+		       (unsigned long long)st.points_deleted,
+		       (unsigned long long)st.points_purged);
 	if (st.blobs_lost)
 		printf("gc: %llu blobs kept points need are in no pack (lost; see "
 		       "'cryptsnap verify')\n", (unsigned long long)st.blobs_lost);
@@ -311,6 +335,9 @@ int cmd_prune(int argc, char **argv)
 	r = cli_vault("prune", a.vault, 1, a.kek, &v);
 	if (r)
 		goto out;
+	r = cli_softdel("prune", v, &eff, &a.grace);
+	if (r)
+		goto out;
 	r = a.dry_run ? EXIT_OK : cli_catalogue_ensure("prune", v);
 	if (r)
 		goto out;
@@ -323,7 +350,7 @@ int cmd_prune(int argc, char **argv)
 	r = remove_points(&a, v);
 	vault_lock_release(v);
 	if (!r && !a.dry_run && !a.no_gc)
-		r = collect(v);
+		r = collect(v, a.now);
 out:
 	vault_close(v);
 	config_free(&cfg);

@@ -20,7 +20,10 @@ static void usage(FILE *f)
 		"                    bits, or a 32-byte AES key file (mode 0600)\n"
 		"  --key-dir DIR     where a new vault-managed KEK file is written\n"
 		"                    (default $CRYPTSNAP_KEY_DIR or /var/lib/cryptsnap/keys)\n"
-		"  --chunk-size SIZE chunk size, equal to the tracking chunk (default 64K)\n");
+		"  --chunk-size SIZE chunk size, equal to the tracking chunk (default 64K)\n"
+		"  --deleted-grace DAYS  days prune's deleted points are kept (default 14)\n"
+		"  --lock-retention  set the retention lock now (see 'vault retention')\n"
+		"Also: cryptsnap vault retention, cryptsnap vault repair.\n");
 }
 
 static int vault_init_main(int argc, char **argv)
@@ -29,6 +32,8 @@ static int vault_init_main(int argc, char **argv)
 		{ "kek", required_argument, NULL, 'k' },
 		{ "key-dir", required_argument, NULL, 'd' },
 		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "deleted-grace", required_argument, NULL, 'g' },
+		{ "lock-retention", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -36,6 +41,7 @@ static int vault_init_main(int argc, char **argv)
 	char kek_path[PATH_MAX];
 	struct vault *v = NULL;
 	uint64_t cs;
+	unsigned int days;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -48,6 +54,13 @@ static int vault_init_main(int argc, char **argv)
 				return EXIT_USAGE;
 			o.chunk_size = (uint32_t)cs;
 			break;
+		case 'g':
+			if (cli_uint("vault init", "--deleted-grace", optarg, 0, 36500, &days))
+				return EXIT_USAGE;
+			o.grace_set = 1;
+			o.deleted_grace = (int64_t)days * 86400;
+			break;
+		case 'L': o.retention_lock = 1; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -78,6 +91,8 @@ int cmd_vault(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "init"))
 		return vault_init_main(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "retention"))
+		return cmd_vault_retention(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "repair"))
 		return cmd_vault_repair(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {

@@ -9,7 +9,7 @@
 
 static const struct command commands[] = {
 	{ "version", cmd_version, "print the tool version", 0 },
-	{ "vault", cmd_vault, "create a vault (vault init), rebuild its index (vault repair)", CMD_KEYS },
+	{ "vault", cmd_vault, "create a vault (vault init), its retention (vault retention), repair", CMD_KEYS },
 	{ "protect", cmd_protect, "put a live dm-crypt disk under protection", CMD_KEYS },
 	{ "unprotect", cmd_unprotect, "take a disk out of protection (live)", 0 },
 	{ "status", cmd_status, "tracking and snapshot state of protected disks", 0 },
@@ -21,7 +21,8 @@ static const struct command commands[] = {
 	{ "mount", cmd_mount, "open a recovery point read-only at a directory, in place", CMD_KEYS },
 	{ "umount", cmd_umount, "unmount a recovery point and remove its devices", 0 },
 	{ "verify", cmd_verify, "check every chunk and index of the vault", CMD_KEYS },
-	{ "prune", cmd_prune, "remove points by retention rules, then collect garbage", CMD_KEYS },
+	{ "prune", cmd_prune, "delete points by retention rules, then collect garbage", CMD_KEYS },
+	{ "undelete", cmd_undelete, "bring back a deleted point before it is purged", CMD_KEYS },
 	{ "key", cmd_key, "show or rotate the vault KEK; escrow a disk's new key", CMD_KEYS },
 	{ "jobs", cmd_jobs, "list backup, restore, verify and key jobs", 0 },
 	{ "lock", cmd_lock, "list the vault's locks; break one whose job is gone", 0 },

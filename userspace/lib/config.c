@@ -21,7 +21,7 @@
 
 #define DEFAULTS	(-1)	/* cur: [defaults] */
 #define NOWHERE		(-2)	/* cur: before any section, or after a bad header */
-#define NKEYS		19
+#define NKEYS		20
 
 struct parse {
 	struct config *c;
@@ -67,6 +67,8 @@ static const struct key {
 	{ "s3-ca-bundle", CFG_S3_CA, K_PATH, offsetof(struct config_section, s3_ca) },
 	{ "s3-addressing", CFG_S3_ADDRESSING, K_TEXT,
 	  offsetof(struct config_section, s3_addressing) },
+	{ "deleted-grace", CFG_DELETED_GRACE, K_COUNT,
+	  offsetof(struct config_section, deleted_grace) },
 };
 
 static const char *const weekdays[7] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };

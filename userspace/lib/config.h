@@ -13,7 +13,8 @@
  *                         pre-freeze, post-thaw; s3-endpoint, s3-region,
  *                         s3-access-key-id, s3-secret-access-key,
  *                         s3-ca-bundle, s3-addressing (read from
- *                         [defaults] by the S3 backend, below AWS_*)
+ *                         [defaults] by the S3 backend, below AWS_*);
+ *                         deleted-grace (days prune keeps deleted points)
  *
  * Strict: an unknown section or key, a key set twice, a bad value, a line
  * that is not a section, a "key = value" or a comment, and a file group-
@@ -47,6 +48,7 @@ enum config_key {
 	CFG_S3_SECRET = 1 << 16,
 	CFG_S3_CA = 1 << 17,
 	CFG_S3_ADDRESSING = 1 << 18,
+	CFG_DELETED_GRACE = 1 << 19,
 };
 
 enum config_sched_kind { SCHED_UNSET, SCHED_MANUAL, SCHED_DAILY, SCHED_WEEKLY };
@@ -69,6 +71,7 @@ struct config_section {
 	uint32_t chunk_size;
 	struct config_schedule schedule;
 	unsigned int keep_last, keep_daily, keep_weekly, keep_monthly, keep_yearly;
+	unsigned int deleted_grace;	/* days */
 };
 
 struct config {

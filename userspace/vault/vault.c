@@ -17,6 +17,7 @@
 #include "vault/vault_dek.h"
 #include "vault/vault_keys.h"
 #include "vault/vault_pin.h"
+#include "vault/vault_softdel.h"
 
 #define CONFIG_OBJECT "config.json"
 #define CONFIG_MAX (64 << 10)
@@ -40,6 +41,9 @@ static int config_encode(const struct vault *v, char **out, size_t *len)
 	json_object_object_add(o, "seg_chunks", json_object_new_int64(v->seg_chunks));
 	json_object_object_add(o, "pack_size", json_object_new_int64(v->pack_size));
 	json_object_object_add(o, "created", json_object_new_int64(v->created));
+	json_object_object_add(o, "deleted_grace", json_object_new_int64(v->deleted_grace));
+	if (v->retention_lock)
+		json_object_object_add(o, "retention_lock", json_object_new_boolean(1));
 	r = vj_dump(o, out, len);
 	json_object_put(o);
 	return r;
@@ -53,7 +57,7 @@ static int is_pow2(uint64_t x)
 static int config_decode(struct vault *v, const void *buf, size_t len)
 {
 	uint64_t fmt, cs, sc, ps;
-	json_object *o;
+	json_object *o, *x;
 	const char *kind;
 	int r;
 
@@ -76,6 +80,17 @@ static int config_decode(struct vault *v, const void *buf, size_t len)
 	    !is_pow2(sc) || sc < 64 || sc > 65536 ||
 	    ps < cs + 64 || ps > VAULT_PACK_MAX)
 		goto out;
+	/* Optional (vaults of older builds lack them): the defaults. */
+	v->deleted_grace = VAULT_GRACE_DEFAULT;
+	if (json_object_object_get_ex(o, "deleted_grace", &x) &&
+	    (vj_i64(o, "deleted_grace", &v->deleted_grace) || v->deleted_grace < 0 ||
+	     v->deleted_grace > VAULT_GRACE_MAX))
+		goto out;
+	if (json_object_object_get_ex(o, "retention_lock", &x)) {
+		if (!json_object_is_type(x, json_type_boolean))
+			goto out;
+		v->retention_lock = json_object_get_boolean(x);
+	}
 	v->chunk_size = (uint32_t)cs;
 	v->seg_chunks = (uint32_t)sc;
 	v->pack_size = (uint32_t)ps;
@@ -103,6 +118,11 @@ static int put_json(struct backend *be, const char *name, int (*enc)(const void 
 static int enc_config(const void *v, char **s, size_t *n)
 {
 	return config_encode(v, s, n);
+}
+
+int vault_config_write(struct vault *v)
+{
+	return put_json(v->be, CONFIG_OBJECT, enc_config, v);
 }
 
 static int enc_keys(const void *k, char **s, size_t *n)
@@ -174,6 +194,10 @@ int vault_init(const char *location, const struct vault_init_opts *o,
 	v.seg_chunks = VAULT_SEG_CHUNKS;
 	v.pack_size = MAX(VAULT_PACK_DEFAULT, 2 * v.chunk_size);
 	v.created = time(NULL);
+	v.deleted_grace = o->grace_set ? o->deleted_grace : VAULT_GRACE_DEFAULT;
+	v.retention_lock = !!o->retention_lock;
+	if (v.deleted_grace < 0 || v.deleted_grace > VAULT_GRACE_MAX)
+		return -EINVAL;
 	r = backend_open(location, 1, &v.be);
 	if (r < 0)
 		return r;
@@ -195,7 +219,7 @@ int vault_init(const char *location, const struct vault_init_opts *o,
 		r = put_json(v.be, KEYS_OBJECT, enc_keys, keys);
 	/* The config is written last: its presence means the vault exists. */
 	if (!r)
-		r = put_json(v.be, CONFIG_OBJECT, enc_config, &v);
+		r = vault_config_write(&v);
 	if (!r) {
 		v.keys = keys;
 		vault_log_event(&v, "init", kek_mode_name(keys->mode));
@@ -214,6 +238,7 @@ int vault_open(const char *location, struct vault **out)
 
 	if (!v)
 		return -ENOMEM;
+	v->grace_override = -1;
 	r = backend_open(location, 0, &v->be);
 	if (!r)
 		r = backend_get(v->be, CONFIG_OBJECT, CONFIG_MAX, &buf, &len);
@@ -355,6 +380,8 @@ int vault_unlock(struct vault *v, const char *kek_file)
 		r = keys_open(buf, len, v->id, kek, path, &v->keys);
 	if (!r)
 		r = unlock_pinned(v, &pin, pinned, want);
+	if (!r)
+		r = vault_softdel_pin(v);
 	if (r < 0) {
 		keys_free(v->keys);
 		v->keys = NULL;

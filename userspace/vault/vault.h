@@ -21,6 +21,8 @@
 #define VAULT_PACK_DEFAULT	(16U << 20)
 #define VAULT_PACK_MAX		(256U << 20)
 #define VAULT_MAX_DEKS		255	/* every DEK id 1..255 */
+#define VAULT_GRACE_DEFAULT	(14 * 86400LL)	/* deleted points, 14 days */
+#define VAULT_GRACE_MAX		(36500 * 86400LL)
 
 enum kek_mode {
 	KEK_MODE_VAULT = 1,	/* random AES-256 KEK in a root-only key file */
@@ -38,6 +40,11 @@ struct vault {
 	uint32_t seg_chunks;
 	uint32_t pack_size;
 	int64_t created;
+	/* Soft delete (vault_softdel.h), as config.json says: untrusted, the
+	 * host's pin keeps what it saw (never shorter, never unlocked). */
+	int64_t deleted_grace;		/* seconds a deleted point is kept */
+	int retention_lock;		/* 1: grace and retain-until only grow */
+	int64_t grace_override;		/* -1: none; else this host's setting */
 	struct vault_keys *keys;	/* NULL until vault_unlock() */
 	struct vault_lock *lock;	/* NULL unless locked */
 };
@@ -46,7 +53,13 @@ struct vault_init_opts {
 	const char *kek_file;		/* RSA PEM: customer-managed */
 	const char *key_dir;		/* where a vault-managed KEK goes */
 	uint32_t chunk_size;
+	int grace_set;			/* 0: VAULT_GRACE_DEFAULT */
+	int64_t deleted_grace;		/* seconds */
+	int retention_lock;
 };
+
+/* Rewrites config.json with v's fields (vault_softdel.c). */
+int vault_config_write(struct vault *v);
 
 int vault_init(const char *location, const struct vault_init_opts *o,
 	       char *kek_path_out, size_t kek_path_len);

@@ -16,6 +16,7 @@
 #include "vault/vault_index.h"
 #include "vault/vault_points.h"
 #include "vault/vault_sealed.h"
+#include "vault/vault_softdel.h"
 
 struct gc {
 	struct vault *v;
@@ -23,6 +24,8 @@ struct gc {
 	struct blob_ctx c;
 	struct gc_stats *st;
 	int64_t now;
+	int64_t purge_now, grace;	/* soft delete (vault_softdel.h) */
+	struct name_list purge;		/* deleted points whose grace is over */
 	struct name_list young;		/* index objects inside the grace period */
 	struct name_list keep;		/* pack names that stay */
 	size_t unindexed;		/* packs present that no index lists */
@@ -111,6 +114,13 @@ static int mark_point(struct gc *g, const char *id)
 	if (r < 0)
 		return refuse(g, r == -ENOMEM ? r : -EUCLEAN,
 			      "point %s cannot be read and authenticated", id);
+	/* A deleted point past its grace and retain-until is not marked: its
+	 * manifest goes before the sweep (purge()); anything else is live. */
+	if (m.deleted && softdel_purge_time(&m, g->grace) <= g->purge_now) {
+		manifest_free(&m);
+		return name_list_add(&g->purge, id);
+	}
+	g->st->points_deleted += !!m.deleted;
 	/* A lost segment (mark > 0) leaves its chunks unknown. */
 	r = vault_point_walk(g->v, &g->bi, &g->c, &m, mark_blob, &a, &bad);
 	if (bad != UINT64_MAX)
@@ -130,6 +140,25 @@ static int mark_all(struct gc *g)
 	for (i = 0; !r && i < ids.n; i++)
 		r = mark_point(g, ids.names[i]);
 	name_list_free(&ids);
+	return r;
+}
+
+/* Before anything is swept: a manifest that cannot be deleted would be a
+ * point without its blobs, so any failure stops GC. */
+static int purge(struct gc *g)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; !r && i < g->purge.n; i++) {
+		r = vault_point_delete(g->v, g->purge.names[i]);
+		if (r == -ENOENT)
+			r = 0;
+		if (r < 0)
+			return refuse(g, r, "deleted point %s cannot be purged",
+				      g->purge.names[i]);
+		g->st->points_purged++;
+	}
 	return r;
 }
 
@@ -283,6 +312,8 @@ static int run(struct gc *g)
 	if (!r)
 		r = mark_all(g);
 	if (!r)
+		r = purge(g);
+	if (!r)
 		r = collect(g, &recs, &n);
 	/* New index first: a crash now leaves old and new, both valid. */
 	if (!r && n)
@@ -294,15 +325,20 @@ static int run(struct gc *g)
 	return r;
 }
 
-int vault_gc_at(struct vault *v, int64_t now, struct gc_stats *st)
+int vault_gc_purge_at(struct vault *v, int64_t now, int64_t purge_now,
+		      struct gc_stats *st)
 {
-	struct gc g = { .v = v, .st = st, .now = now };
+	struct gc g = { .v = v, .st = st, .now = now, .purge_now = purge_now };
+	struct softdel_settings sd;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	if (!v->lock)
 		return -ENOLCK;
-	r = bindex_init(&g.bi);
+	r = vault_softdel_settings(v, &sd);
+	g.grace = sd.grace;
+	if (!r)
+		r = bindex_init(&g.bi);
 	if (!r)
 		r = bindex_init(&g.live);
 	if (!r)
@@ -312,10 +348,16 @@ int vault_gc_at(struct vault *v, int64_t now, struct gc_stats *st)
 	blob_ctx_free(&g.c);
 	bindex_free(&g.live);
 	bindex_free(&g.bi);
+	name_list_free(&g.purge);
 	name_list_free(&g.young);
 	name_list_free(&g.keep);
 	name_list_free(&g.packs);
 	return r;
+}
+
+int vault_gc_at(struct vault *v, int64_t now, struct gc_stats *st)
+{
+	return vault_gc_purge_at(v, now, now, st);
 }
 
 int vault_gc(struct vault *v, struct gc_stats *st)

@@ -121,6 +121,8 @@ int manifest_encode(const struct manifest *m, char **out, size_t *len)
 	json_object_object_add(o, "base", json_object_new_string(m->base));
 	json_object_object_add(o, "created", json_object_new_int64(m->created));
 	json_object_object_add(o, "retain_until", json_object_new_int64(m->retain_until));
+	if (m->deleted)
+		json_object_object_add(o, "deleted", json_object_new_int64(m->deleted));
 	json_object_object_add(o, "image_size", json_object_new_int64((int64_t)m->image_size));
 	json_object_object_add(o, "chunk_size", json_object_new_int64(m->chunk_size));
 	json_object_object_add(o, "seg_chunks", json_object_new_int64(m->seg_chunks));
@@ -295,6 +297,11 @@ static int decode_header(json_object *o, uint32_t chunk_size, uint32_t seg_chunk
 		return -EUCLEAN;
 	if (cs != chunk_size || sc != seg_chunks || m->image_size > MANIFEST_IMAGE_MAX ||
 	    m->retain_until < 0)
+		return -EUCLEAN;
+	/* Soft delete (optional; manifests of older builds lack it). */
+	m->deleted = 0;
+	if (json_object_object_get_ex(o, "deleted", NULL) &&
+	    (vj_i64(o, "deleted", &m->deleted) || m->deleted <= 0))
 		return -EUCLEAN;
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	snprintf(m->disk, sizeof(m->disk), "%s", disk);

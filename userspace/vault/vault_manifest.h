@@ -56,6 +56,7 @@ struct manifest {
 	char base[POINT_ID_MAX];
 	int64_t created;
 	int64_t retain_until;		/* 0: none */
+	int64_t deleted;		/* 0: live; else when prune deleted it */
 	uint64_t image_size;
 	uint32_t chunk_size;
 	uint32_t seg_chunks;

@@ -113,6 +113,18 @@ static int pin_decode(const struct vault *v, const void *buf, size_t len,
 		    vj_hex(x, "mac", p->log_mac, sizeof(p->log_mac)))
 			goto out;
 	}
+	if (json_object_object_get_ex(o, "retention", &x)) {
+		json_object *l;
+
+		if (!json_object_is_type(x, json_type_object) ||
+		    vj_i64(x, "deleted_grace", &p->deleted_grace) ||
+		    p->deleted_grace < 0 || p->deleted_grace > VAULT_GRACE_MAX ||
+		    !json_object_object_get_ex(x, "locked", &l) ||
+		    !json_object_is_type(l, json_type_boolean))
+			goto out;
+		p->has_retention = 1;
+		p->retention_lock = json_object_get_boolean(l);
+	}
 	if (json_object_object_get_ex(o, "retired", &x)) {
 		if (vj_str(o, "retired", &ret) || ret[0] != '/' || strlen(ret) >= PATH_MAX)
 			goto out;
@@ -170,6 +182,12 @@ int vault_pin_save(const struct vault *v, const struct vault_pin *in)
 		merged.log_seq = on_disk.log_seq;
 		memcpy(merged.log_mac, on_disk.log_mac, sizeof(merged.log_mac));
 	}
+	/* A retention lock this host pinned stays, and its grace only grows. */
+	if (on_disk.has_retention && on_disk.retention_lock) {
+		if (!merged.has_retention || merged.deleted_grace < on_disk.deleted_grace)
+			merged.deleted_grace = on_disk.deleted_grace;
+		merged.has_retention = merged.retention_lock = 1;
+	}
 
 	json_object_object_add(o, "format", json_object_new_int(1));
 	vj_add_hex(o, "vault_id", v->id, VAULT_ID_LEN);
@@ -188,6 +206,13 @@ int vault_pin_save(const struct vault *v, const struct vault_pin *in)
 		json_object_object_add(l, "seq", json_object_new_int64((int64_t)p->log_seq));
 		vj_add_hex(l, "mac", p->log_mac, sizeof(p->log_mac));
 		json_object_object_add(o, "log", l);
+	}
+	if (p->has_retention) {
+		json_object *l = json_object_new_object();
+
+		json_object_object_add(l, "deleted_grace", json_object_new_int64(p->deleted_grace));
+		json_object_object_add(l, "locked", json_object_new_boolean(p->retention_lock));
+		json_object_object_add(o, "retention", l);
 	}
 	r = vj_dump(o, &s, &n);
 	json_object_put(o);

@@ -40,6 +40,10 @@ struct vault_pin {
 	/* The newest activity-log event this host wrote (vault_log.c). */
 	uint64_t log_seq;		/* 0: none */
 	uint8_t log_mac[32];
+	/* Soft delete as this host last saw or set it (vault_softdel.h);
+	 * once locked, saving never unlocks it nor shortens the grace. */
+	int has_retention, retention_lock;
+	int64_t deleted_grace;
 };
 
 /* <state dir>/vaults/<vault id hex>/pin.json */
