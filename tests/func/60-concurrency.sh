@@ -199,14 +199,14 @@ cryptsnap backup a60 --json >/tmp/60.ag.out 2>/tmp/60.ag.err && record /tmp/60.a
 check_all "backup + prune"
 
 # --- 3. backup + key rotation ---
-scribble a60 2 50
+scribble a60 2 44
 paused bkr lock.taken cryptsnap backup a60 --json
 cryptsnap key rotate --vault "$VAULT" >/tmp/60.kr.out 2>/tmp/60.kr.err
 refused "key rotate during a backup" $? /tmp/60.kr.err 'locked by host .* shared'
 resume; rc=$?
 [ $rc = 0 ] && record /tmp/60.bkr.out $DISK && t_ok "the backup, resumed, completes" ||
 	t_fail "backup after refused rotate: rc=$rc $(tail -n 2 /tmp/60.bkr.err)"
-scribble a60 2 54
+scribble a60 2 46
 paused rot rotate.journal-written cryptsnap key rotate --vault "$VAULT"
 cryptsnap backup a60 --json >/tmp/60.bk3.out 2>/tmp/60.bk3.err
 refused "backup during a key rotation" $? /tmp/60.bk3.err 'locked by host .* exclusive'
