@@ -88,8 +88,7 @@ for k in $(seq 1 "$ROUNDS"); do
 	sleep 2
 done
 touch /tmp/61.stop
-kill "$SQLPID" 2>/dev/null
-pkill -x yes
+kill "$SQLPID" 2>/dev/null	# yes then dies of SIGPIPE
 wait "$GITPID" 2>/dev/null
 n_end=$("${SQL[@]}" $M/db/app.db 'select n from c')
 g_end=$(git -C $M/repo rev-list --count HEAD)
