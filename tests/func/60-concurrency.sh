@@ -33,7 +33,12 @@ declare -A DEV			# point id -> the device it was taken of
 declare -A GONE			# point id -> 1: pruned on purpose
 
 jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
-sum() { sha256sum "$1" | cut -d' ' -f1; }
+# O_DIRECT: the disk is written through dm-crypt, below /dev/vdd's own page
+# cache, so a buffered read would give the bytes of an earlier checksum.
+sum() {
+	if [ -b "$1" ]; then dd if="$1" bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1
+	else sha256sum "$1" | cut -d' ' -f1; fi
+}
 scribble() {	# MAPPING MiB SEEKMiB: random writes through dm-crypt
 	dd if=/dev/urandom of="/dev/mapper/$1" bs=1M count="$2" seek="$3" oflag=direct status=none
 }
