@@ -194,7 +194,7 @@ find "$VAULT" -type f -exec touch -d "@$(($(date +%s) - 259200))" {} +
 scribble a60 3 40
 paused gc lock.taken:2 cryptsnap prune --vault "$VAULT" --keep-last 2
 cryptsnap backup a60 --json >/tmp/60.bg.out 2>/tmp/60.bg.err
-refused "backup during GC" $? /tmp/60.bg.err 'locked by host .* exclusive'
+refused "backup during GC" $? /tmp/60.bg.err 'locked by host .*(exclusive'
 resume; rc=$?
 [ $rc = 0 ] && grep -q '^gc: ' /tmp/60.gc.out && t_ok "GC, resumed: $(grep '^gc: ' /tmp/60.gc.out)" ||
 	t_fail "GC: rc=$rc $(tail -n 2 /tmp/60.gc.out /tmp/60.gc.err)"
@@ -207,14 +207,14 @@ check_all "backup + prune"
 scribble a60 2 44
 paused bkr lock.taken cryptsnap backup a60 --json
 cryptsnap key rotate --vault "$VAULT" >/tmp/60.kr.out 2>/tmp/60.kr.err
-refused "key rotate during a backup" $? /tmp/60.kr.err 'locked by host .* shared'
+refused "key rotate during a backup" $? /tmp/60.kr.err 'locked by host .*(shared'
 resume; rc=$?
 [ $rc = 0 ] && record /tmp/60.bkr.out $DISK && t_ok "the backup, resumed, completes" ||
 	t_fail "backup after refused rotate: rc=$rc $(tail -n 2 /tmp/60.bkr.err)"
 scribble a60 2 46
 paused rot rotate.journal-written cryptsnap key rotate --vault "$VAULT"
 cryptsnap backup a60 --json >/tmp/60.bk3.out 2>/tmp/60.bk3.err
-refused "backup during a key rotation" $? /tmp/60.bk3.err 'locked by host .* exclusive'
+refused "backup during a key rotation" $? /tmp/60.bk3.err 'locked by host .*(exclusive'
 resume; rc=$?
 [ $rc = 0 ] && t_ok "the rotation, resumed, completes" ||
 	t_fail "rotation: rc=$rc $(tail -n 2 /tmp/60.rot.err)"
@@ -239,7 +239,7 @@ compared=$((compared + 1))
 rm -f /tmp/60.rs.img
 paused gc2 lock.taken:2 cryptsnap prune --vault "$VAULT" --keep-last 2
 cryptsnap restore --point "$keep" --to /tmp/60.rs.img --force >/dev/null 2>/tmp/60.rs2.err
-refused "restore during GC" $? /tmp/60.rs2.err 'locked by host .* exclusive'
+refused "restore during GC" $? /tmp/60.rs2.err 'locked by host .*(exclusive'
 resume; rc=$?
 [ $rc = 0 ] && t_ok "GC, resumed: $(grep '^gc: ' /tmp/60.gc2.out)" || t_fail "GC: rc=$rc $(tail -n 2 /tmp/60.gc2.err)"
 check_all "restore + GC"
