@@ -19,6 +19,7 @@ PKGS=(
 	restic borgbackup
 	libcurl4-openssl-dev libxml2-dev swift swift-proxy swift-account swift-container swift-object memcached python3-swiftclient
 	xfsprogs
+	sqlite3
 	clang libclang-rt-dev
 )
 BPO_PKGS=(linux-image-amd64 linux-headers-amd64 linux-image-cloud-amd64 linux-headers-cloud-amd64)

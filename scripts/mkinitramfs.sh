@@ -38,6 +38,7 @@ BINS=(
 	/usr/bin/xargs /usr/bin/date /usr/bin/tr /usr/bin/wc /usr/bin/cut
 	/usr/bin/dmesg /usr/bin/mount /usr/bin/umount /usr/bin/pkill /usr/bin/pgrep
 	/usr/sbin/mkfs.xfs
+	/usr/bin/sqlite3 /usr/bin/git
 	${CRYPTSNAP_EXTRA_BINS:-}
 )
 # Module names the tests load explicitly; dependencies follow via modprobe.

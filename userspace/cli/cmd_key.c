@@ -177,8 +177,10 @@ static int key_rotate(struct key_args *a)
 		return r;
 	r = vault_lock(v, VAULT_LOCK_EXCLUSIVE);
 	if (r < 0) {
+		r = r == -EBUSY ? cli_vault_busy("key rotate", v, VAULT_LOCK_EXCLUSIVE, "cannot lock vault")
+				: fail("key rotate", r, "cannot lock vault");
 		vault_close(v);
-		return fail("key rotate", r, "cannot lock vault");
+		return r;
 	}
 	job_start(v, "rotate", a->kek ? a->kek : "vault-managed", 0, &job);
 	r = vault_rotate(v, a->kek, path, sizeof(path));

@@ -96,8 +96,10 @@ int cmd_vault_repair(int argc, char **argv)
 	}
 	r = vault_lock(v, VAULT_LOCK_EXCLUSIVE);
 	if (r < 0) {
+		r = r == -EBUSY ? cli_vault_busy("vault repair", v, VAULT_LOCK_EXCLUSIVE, "cannot lock vault")
+				: fail("vault repair", r, "cannot lock vault");
 		vault_close(v);
-		return fail("vault repair", r, "cannot lock vault");
+		return r;
 	}
 	r = vault_repair(v, &rep);
 	vault_lock_release(v);

@@ -16,8 +16,9 @@ static struct {
 	unsigned long nth;		/* ... and its passage, from 1 */
 	unsigned long seen;		/* passages of at so far */
 	int list_fd;			/* CRYPTSNAP_CRASH_LIST, or -1 */
+	int sig;			/* CRYPTSNAP_CRASH_SIGNAL: KILL or STOP */
 	pthread_mutex_t mu;
-} cp = { .list_fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER };
+} cp = { .list_fd = -1, .sig = SIGKILL, .mu = PTHREAD_MUTEX_INITIALIZER };
 static pthread_once_t cp_once = PTHREAD_ONCE_INIT;
 
 /* "name" or "name:n"; anything else arms nothing (no passage matches). */
@@ -43,11 +44,14 @@ static void crashpoint_init(void)
 {
 	const char *at = getenv("CRYPTSNAP_CRASH_AT");
 	const char *list = getenv("CRYPTSNAP_CRASH_LIST");
+	const char *sig = getenv("CRYPTSNAP_CRASH_SIGNAL");
 
 	if (at && *at)
 		parse_at(at);
 	if (list && *list)
 		cp.list_fd = open(list, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (sig && !strcmp(sig, "STOP"))
+		cp.sig = SIGSTOP;
 	cp.armed = cp.at[0] || cp.list_fd >= 0;
 }
 
@@ -77,5 +81,5 @@ void crashpoint(const char *name)
 	kill_now = cp.at[0] && !strcmp(name, cp.at) && ++cp.seen == cp.nth;
 	pthread_mutex_unlock(&cp.mu);
 	if (kill_now)
-		raise(SIGKILL);
+		raise(cp.sig);
 }

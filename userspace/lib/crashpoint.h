@@ -11,6 +11,9 @@
  *   CRYPTSNAP_CRASH_AT=name[:n]  the n-th passage (default 1) of name
  *                                kills the process with SIGKILL
  *   CRYPTSNAP_CRASH_LIST=FILE    every passage appends "name\n" to FILE
+ *   CRYPTSNAP_CRASH_SIGNAL=STOP  that passage stops the process instead
+ *                                (SIGSTOP; the concurrency tests run a
+ *                                rival command, then send SIGCONT)
  *
  * Always compiled in: without either variable a passage costs one load
  * (the environment is read once).  Names are [a-z0-9.-]; the suite finds

@@ -71,6 +71,29 @@ static int init_manifest(struct vault_backup *vb, const struct vault_backup_opts
 	return 0;
 }
 
+/*
+ * Another backup's start may hold the exclusive lock for a moment (its
+ * DEK use records are folded every DEK_USAGE_FOLD backups): wait up to
+ * LOCK_WAIT_MS for it before refusing, so backups of several disks or
+ * hosts started together all run.  GC, rotation or repair holding the
+ * lock longer still refuse this backup.
+ */
+#define LOCK_WAIT_MS	2000
+#define LOCK_WAIT_STEP_MS	100
+
+static int lock_shared_patiently(struct vault *v)
+{
+	const struct timespec step = { 0, LOCK_WAIT_STEP_MS * 1000000L };
+	int waited, r;
+
+	for (waited = 0;; waited += LOCK_WAIT_STEP_MS) {
+		r = vault_lock(v, VAULT_LOCK_SHARED);
+		if (r != -EBUSY || waited >= LOCK_WAIT_MS)
+			return r;
+		nanosleep(&step, NULL);
+	}
+}
+
 static int begin(struct vault_backup *vb, const struct vault_backup_opts *o)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -83,7 +106,7 @@ static int begin(struct vault_backup *vb, const struct vault_backup_opts *o)
 	if (!r)
 		r = blob_ctx_init(&vb->ctx, vb->v);
 	if (!r && !vb->v->lock) {
-		r = vault_lock(vb->v, VAULT_LOCK_SHARED);
+		r = lock_shared_patiently(vb->v);
 		vb->own_lock = !r;
 	}
 	if (!r)

@@ -186,12 +186,37 @@ int vault_dek_maintain(struct vault *v, unsigned int flags, unsigned int *rolled
 	return r;
 }
 
+/* What the lazy maintenance would find, read without a lock: usage
+ * records are only ever added or deleted whole, so a count that races a
+ * fold is at worst stale, and the fold itself runs under the lock. */
+static int dek_due(struct vault *v)
+{
+	uint64_t add[VAULT_MAX_DEKS] = { 0 };
+	struct name_list names = { 0 };
+	int cur = cur_index(v->keys);
+	int due;
+
+	if (fold_usage(v, &names, add) < 0 || cur < 0) {
+		name_list_free(&names);
+		return 1;	/* let the locked pass find and report it */
+	}
+	due = names.n >= DEK_USAGE_FOLD ||
+	      sat_add(v->keys->sealed[cur], add[cur]) >= DEK_BUDGET;
+	name_list_free(&names);
+	return due;
+}
+
+/*
+ * Takes the exclusive lock only when there is work: every backup taking
+ * it, however briefly, made a second backup starting in that moment (on
+ * this host or another) fail its shared lock with exit 6.
+ */
 int vault_dek_before_backup(struct vault *v)
 {
 	unsigned int rolled;
 	int r;
 
-	if (v->lock || vault_lock(v, VAULT_LOCK_EXCLUSIVE) < 0)
+	if (v->lock || !v->keys || !dek_due(v) || vault_lock(v, VAULT_LOCK_EXCLUSIVE) < 0)
 		return 0;
 	r = vault_dek_maintain(v, DEK_LAZY, &rolled);
 	vault_lock_release(v);
