@@ -1,7 +1,17 @@
 #!/bin/bash
 # Boot Debian's own kernel under qemu (TCG) with the cryptsnap initramfs
 # and run one job in it:
-#   vm-run.sh [--check|--demo|--bench] [--only GLOB] [--env NAME=VALUE]... [--timeout SEC] KVER
+#   vm-run.sh [--check|--demo|--bench|--job SCRIPT] [--only GLOB] [--env NAME=VALUE]...
+#             [--timeout SEC] [--disk FILE]... [--pidfile FILE] [--initrd FILE] KVER
+# --job SCRIPT runs SCRIPT (a path in this tree, e.g. tests/faults/power-guest.sh)
+# as the guest's job instead of the test suite.  --disk FILE (repeatable)
+# attaches host image files that persist, in order vda, vdb, ..., instead
+# of the four blank disks, with cache=writethrough (CRYPTSNAP_DISK_CACHE):
+# the guest sees a disk without a volatile write cache, so a write is
+# complete only when it is in the host file and SIGKILL of QEMU (the power
+# cut of tests/faults/power.sh) loses exactly the writes still in flight
+# and the guest's own memory.  --pidfile FILE: QEMU's pid, for that kill.
+# --initrd FILE: reuse an initramfs packed there before (packed if missing).
 # Streams the guest's TAP/output to stdout.  Exit status is non-zero when
 # the guest did not finish, or its kernel log shows an oops, BUG, WARNING,
 # lockdep report or hung task, or (--check) any test failed.
@@ -10,12 +20,16 @@
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-mode=check only='[0-9][0-9]-*' tmo=3600 envs=
+mode=check only='[0-9][0-9]-*' tmo=3600 envs= job= pidfile= initrd= pdisks=()
 while [ $# -gt 1 ]; do
 	case $1 in
 	--check) mode=check ;;
 	--demo) mode=demo ;;
 	--bench) mode=bench ;;
+	--job) mode=job job=$2; shift ;;
+	--disk) pdisks+=("$2"); shift ;;
+	--pidfile) pidfile=$2; shift ;;
+	--initrd) initrd=$2; shift ;;
 	--only) only=$2; shift ;;
 	--timeout) tmo=$2; shift ;;
 	--env) envs="$envs cryptsnap.env.${2// /,}"; shift ;;	# NAME=VALUE for the guest
@@ -33,7 +47,12 @@ trap 'rm -rf "$WORK"' EXIT
 # The benchmark compares against restic inside the guest.
 [ $mode = bench ] && [ -x /usr/bin/restic ] &&
 	export CRYPTSNAP_EXTRA_BINS="${CRYPTSNAP_EXTRA_BINS:-} /usr/bin/restic"
-bash "$TOP/scripts/mkinitramfs.sh" "$KVER" "$WORK/initrd.zst" || exit 2
+if [ -n "$initrd" ]; then
+	[ -s "$initrd" ] || bash "$TOP/scripts/mkinitramfs.sh" "$KVER" "$initrd" || exit 2
+else
+	initrd=$WORK/initrd.zst
+	bash "$TOP/scripts/mkinitramfs.sh" "$KVER" "$initrd" || exit 2
+fi
 
 # Blank disks, sparse, on the host: they cost guest RAM nothing.  The
 # benchmark's data and COW disks are larger, so that a random-write run
@@ -53,8 +72,13 @@ if [ $mode = bench ]; then
 fi
 disks=()
 for spec in vda:$big vdb:$big vdc:256M vdd:64M; do
+	[ ${#pdisks[@]} = 0 ] || break
 	truncate -s "${spec#*:}" "$imgs/${spec%%:*}.img"
 	disks+=(-drive "file=$imgs/${spec%%:*}.img,if=virtio,format=raw,cache=unsafe,discard=unmap")
+done
+for f in "${pdisks[@]}"; do
+	[ -f "$f" ] || { echo "vm-run: disk image $f missing" >&2; exit 2; }
+	disks+=(-drive "file=$f,if=virtio,format=raw,cache=${CRYPTSNAP_DISK_CACHE:-writethrough}")
 done
 : >"$WORK/console.log"
 : >"$WORK/out.log"
@@ -70,8 +94,8 @@ done
 timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 	-machine q35 -accel tcg,thread=${CRYPTSNAP_TCG_THREAD:-single} -cpu ${CRYPTSNAP_CPU:-max,-cx16} -smp ${CRYPTSNAP_SMP:-2} -m 3072 \
 	-nodefaults -display none -no-reboot \
-	-kernel "$VMLINUZ" -initrd "$WORK/initrd.zst" \
-	-append "console=ttyS0 panic=-1 loglevel=${CRYPTSNAP_LOGLEVEL:-6} rdinit=/init cryptsnap.mode=$mode cryptsnap.only=$only$envs" \
+	-kernel "$VMLINUZ" -initrd "$initrd" ${pidfile:+-pidfile "$pidfile"} \
+	-append "console=ttyS0 panic=-1 loglevel=${CRYPTSNAP_LOGLEVEL:-6} rdinit=/init cryptsnap.mode=$mode cryptsnap.only=$only${job:+ cryptsnap.job=$job}$envs" \
 	-chardev file,id=con,path="$WORK/console.log" -device isa-serial,chardev=con \
 	-chardev file,id=out,path="$WORK/out.log" -device isa-serial,chardev=out \
 	"${disks[@]}" </dev/null &
