@@ -12,6 +12,8 @@
 # cut of tests/faults/power.sh) loses exactly the writes still in flight
 # and the guest's own memory.  --pidfile FILE: QEMU's pid, for that kill.
 # --initrd FILE: reuse an initramfs packed there before (packed if missing).
+# --tap-log FILE: the guest's TAP port is written to FILE as it happens (a
+# harness that waits for a marker reads it without tail's delay).
 # Streams the guest's TAP/output to stdout.  Exit status is non-zero when
 # the guest did not finish, or its kernel log shows an oops, BUG, WARNING,
 # lockdep report or hung task, or (--check) any test failed.
@@ -20,7 +22,7 @@
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-mode=check only='[0-9][0-9]-*' tmo=3600 envs= job= pidfile= initrd= pdisks=()
+mode=check only='[0-9][0-9]-*' tmo=3600 envs= job= pidfile= initrd= taplog= pdisks=()
 while [ $# -gt 1 ]; do
 	case $1 in
 	--check) mode=check ;;
@@ -30,6 +32,7 @@ while [ $# -gt 1 ]; do
 	--disk) pdisks+=("$2"); shift ;;
 	--pidfile) pidfile=$2; shift ;;
 	--initrd) initrd=$2; shift ;;
+	--tap-log) taplog=$2; shift ;;
 	--only) only=$2; shift ;;
 	--timeout) tmo=$2; shift ;;
 	--env) envs="$envs cryptsnap.env.${2// /,}"; shift ;;	# NAME=VALUE for the guest
@@ -82,6 +85,7 @@ for f in "${pdisks[@]}"; do
 done
 : >"$WORK/console.log"
 : >"$WORK/out.log"
+[ -n "$taplog" ] && ln -sf "$WORK/out.log" "$taplog"
 
 # Single-threaded TCG by default: multi-threaded TCG intermittently oopses
 # 6.12 at boot (int3 left behind by text_poke in sched_clock_cpu).

@@ -81,37 +81,43 @@ kill_qemu() {
 
 # out_of BOOT: the boot's TAP port so far, without the tty's CRs.
 out_of() { tr -d '\r' <"$BASE/boot$1.out" 2>/dev/null; }
+# live_of BOOT: the same, read where QEMU writes it (vm-run --tap-log).
+live_of() { tr -d '\r' <"$BASE/tap$1" 2>/dev/null; }
 
 # cut_when OP BOOT: waits for "power: cut OP", then for the chosen moment,
 # and kills QEMU.  Prints where the cut landed.
 cut_when() {
-	local op=$1 b=$2 k=0 ms=0 t0 seen where
+	local op=$1 b=$2 k=0 ms=0 t0 seen where fin
 	case $op in
 	write) ms=$((2000 + RANDOM % 6000)) ;;
-	restore) ms=$((500 + RANDOM % 6000)) ;;
+	restore) k=$((1 + RANDOM % 12)); ms=$((RANDOM % 800)) ;;
 	backup) k=$((1 + RANDOM % 20)); ms=$((RANDOM % 400)) ;;
-	prune) k=$((1 + RANDOM % 25)); ms=$((RANDOM % 400)) ;;
-	rotate) k=$((1 + RANDOM % 20)); ms=$((RANDOM % 400)) ;;
+	prune) k=$((1 + RANDOM % 100)); ms=$((RANDOM % 200)) ;;
+	rotate) k=$((1 + RANDOM % 40)); ms=$((RANDOM % 200)) ;;
 	esac
-	while ! out_of "$b" | grep -qx "power: cut $op"; do
+	while ! live_of "$b" | grep -qx "power: cut $op"; do
 		kill -0 "$vpid" 2>/dev/null || return 1
 		sleep 0.2
 	done
 	# k crash points passed after the marker (or the operation ended).
 	while :; do
-		seen=$(out_of "$b" | sed -n "/^power: cut $op\$/,\$p" | grep -cE '^[a-z-]+\.[a-z-]+$')
+		seen=$(live_of "$b" | sed -n "/^power: cut $op\$/,\$p" | grep -cE '^[a-z-]+\.[a-z-]+$')
 		[ "$seen" -ge "$k" ] && break
-		out_of "$b" | grep -qx 'power: op finished' && break
+		live_of "$b" | grep -qx 'power: op finished' && break
 		kill -0 "$vpid" 2>/dev/null || return 1
 		sleep 0.05
 	done
 	t0=$ms
 	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
-	where=$(out_of "$b" | sed -n "/^power: cut $op\$/,\$p" | grep -E '^[a-z-]+\.[a-z-]+$' | tail -n 1)
+	# Where the tool was, read just before the kill (it may pass a few
+	# more crash points before QEMU is gone).
+	where=$(live_of "$b" | sed -n "/^power: cut $op\$/,\$p" | grep -E '^[a-z-]+\.[a-z-]+$')
+	fin=$(live_of "$b" | grep -cx 'power: op finished')
 	if kill_qemu; then
 		FAULTS=$((FAULTS + 1))
-		CUT_AT="after crash point $k (${where:-none}) + ${t0} ms"
-		out_of "$b" | grep -qx 'power: op finished' && CUT_AT="$CUT_AT, after the operation had finished"
+		CUT_AT="aimed at crash point $k + $t0 ms; $(grep -c . <<<"$where") passed, last ${where##*$'\n'}"
+		[ -n "$where" ] || CUT_AT="$t0 ms after the start"
+		[ "$fin" = 0 ] || CUT_AT="$CUT_AT, after the operation had finished"
 		return 0
 	fi
 	return 1
@@ -176,7 +182,7 @@ run_kernel() {
 		t0=$(date +%s)
 		CRYPTSNAP_VM_LOGS=$TOP/build/vm-logs/power-$kver/boot$n \
 			"${VM_RUN[@]}" --job tests/faults/power-guest.sh --timeout 1200 \
-			--pidfile "$qpidf" --initrd "$ST/initrd.zst" \
+			--pidfile "$qpidf" --initrd "$ST/initrd.zst" --tap-log "$BASE/tap$n" \
 			--disk "$ST/data.img" --disk "$ST/vault.img" --disk "$ST/sys.img" \
 			--disk "$ST/restore.img" --disk "$ST/ctl.img" "$kver" \
 			>"$BASE/boot$n.out" 2>&1 &
