@@ -169,6 +169,7 @@ absorb() {
 run_kernel() {
 	local kver=$1 ops=() more n op prev cut t0
 	for _ in $(seq "$ROUNDS"); do read -r -a more <<<"$OPS"; ops+=("${more[@]}"); done
+	local c0=("$SCENARIOS" "$FAULTS" "$RESTORES" "$POINTS" "$SYNCED" "$LOST" "$WRONG" "$N" "$FAILED")
 	ST=$BASE/$kver
 	mkdir -p "$ST"
 	: >"$ST/points"; : >"$ST/slots"; : >"$ST/maybe"; : >"$ST/inflight"
@@ -209,6 +210,7 @@ run_kernel() {
 		prev=$op
 	done
 	echo "# power: $kver: $(wc -l <"$ST/points") points at the end"
+	echo "# power cut ($kver): scenarios run $((SCENARIOS - c0[0])), faults injected $((FAULTS - c0[1])), restores compared byte-exact $((RESTORES - c0[2])), points verified $((POINTS - c0[3])), fsynced files checked $((SYNCED - c0[4])), data lost $((LOST - c0[5])), wrong restores $((WRONG - c0[6])), $((N - c0[7] - FAILED + c0[8])) passed, $((FAILED - c0[8])) failed"
 }
 
 for kver in "${KVERS[@]}"; do run_kernel "$kver"; done
