@@ -13,7 +13,7 @@
 #   make check-asan      unit + CLI tests built with ASan/UBSan (issue 15)
 #   make check-faults    kill -9 at every crash point of the tool (host), then the
 #                        concurrency and application-truth tests (60, 61) in the
-#                        VM on both kernels (issue 15)
+#                        VM and power cuts of the VM, both kernels (issue 15)
 #   make check-mount     the mount tests (58) in the VM, both kernels (issue 16)
 #   make check-s3        CLI suite + S3 tests against a private Swift (issue 17)
 
@@ -95,12 +95,15 @@ check-mount: tool modules
 	  $(VM_RUN) --check --only '58-*' $$k || rc=1; done; exit $$rc
 
 .PHONY: check-faults
-# 60-concurrency and 61-app-truth (VM, CRYPTSNAP_FAULTS_LANE=1; skipped in make check).
+# kill.sh (host), then 60-concurrency and 61-app-truth (VM,
+# CRYPTSNAP_FAULTS_LANE=1; skipped in make check) and the power cuts
+# (tests/faults/power.sh) on each kernel.  Hours: docs/reliability.md.
 FAULT_VM_TESTS := 6[01]-*
 check-faults: tool modules
 	$(Q)rc=0; bash tests/faults/kill.sh || rc=1; \
 	for k in $(KVERS); do \
-	  $(VM_RUN) --check --only '$(FAULT_VM_TESTS)' --env CRYPTSNAP_FAULTS_LANE=1 $$k || rc=1; done; exit $$rc
+	  $(VM_RUN) --check --only '$(FAULT_VM_TESTS)' --env CRYPTSNAP_FAULTS_LANE=1 $$k || rc=1; done; \
+	VM_RUN="$(VM_RUN)" bash tests/faults/power.sh $(KVERS) || rc=1; exit $$rc
 
 check-vm: tool modules
 	$(Q)bash scripts/vm-check.sh $(KVERS)

@@ -1,7 +1,19 @@
 #!/bin/bash
 # Boot Debian's own kernel under qemu (TCG) with the cryptsnap initramfs
 # and run one job in it:
-#   vm-run.sh [--check|--demo|--bench] [--only GLOB] [--env NAME=VALUE]... [--timeout SEC] KVER
+#   vm-run.sh [--check|--demo|--bench|--job SCRIPT] [--only GLOB] [--env NAME=VALUE]...
+#             [--timeout SEC] [--disk FILE]... [--pidfile FILE] [--initrd FILE] KVER
+# --job SCRIPT runs SCRIPT (a path in this tree, e.g. tests/faults/power-guest.sh)
+# as the guest's job instead of the test suite.  --disk FILE (repeatable)
+# attaches host image files that persist, in order vda, vdb, ..., instead
+# of the four blank disks, with cache=writethrough (CRYPTSNAP_DISK_CACHE):
+# the guest sees a disk without a volatile write cache, so a write is
+# complete only when it is in the host file and SIGKILL of QEMU (the power
+# cut of tests/faults/power.sh) loses exactly the writes still in flight
+# and the guest's own memory.  --pidfile FILE: QEMU's pid, for that kill.
+# --initrd FILE: reuse an initramfs packed there before (packed if missing).
+# --tap-log FILE: the guest's TAP port is written to FILE as it happens (a
+# harness that waits for a marker reads it without tail's delay).
 # Streams the guest's TAP/output to stdout.  Exit status is non-zero when
 # the guest did not finish, or its kernel log shows an oops, BUG, WARNING,
 # lockdep report or hung task, or (--check) any test failed.
@@ -10,12 +22,17 @@
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-mode=check only='[0-9][0-9]-*' tmo=3600 envs=
+mode=check only='[0-9][0-9]-*' tmo=3600 envs= job= pidfile= initrd= taplog= pdisks=()
 while [ $# -gt 1 ]; do
 	case $1 in
 	--check) mode=check ;;
 	--demo) mode=demo ;;
 	--bench) mode=bench ;;
+	--job) mode=job job=$2; shift ;;
+	--disk) pdisks+=("$2"); shift ;;
+	--pidfile) pidfile=$2; shift ;;
+	--initrd) initrd=$2; shift ;;
+	--tap-log) taplog=$2; shift ;;
 	--only) only=$2; shift ;;
 	--timeout) tmo=$2; shift ;;
 	--env) envs="$envs cryptsnap.env.${2// /,}"; shift ;;	# NAME=VALUE for the guest
@@ -33,7 +50,12 @@ trap 'rm -rf "$WORK"' EXIT
 # The benchmark compares against restic inside the guest.
 [ $mode = bench ] && [ -x /usr/bin/restic ] &&
 	export CRYPTSNAP_EXTRA_BINS="${CRYPTSNAP_EXTRA_BINS:-} /usr/bin/restic"
-bash "$TOP/scripts/mkinitramfs.sh" "$KVER" "$WORK/initrd.zst" || exit 2
+if [ -n "$initrd" ]; then
+	[ -s "$initrd" ] || bash "$TOP/scripts/mkinitramfs.sh" "$KVER" "$initrd" || exit 2
+else
+	initrd=$WORK/initrd.zst
+	bash "$TOP/scripts/mkinitramfs.sh" "$KVER" "$initrd" || exit 2
+fi
 
 # Blank disks, sparse, on the host: they cost guest RAM nothing.  The
 # benchmark's data and COW disks are larger, so that a random-write run
@@ -53,11 +75,17 @@ if [ $mode = bench ]; then
 fi
 disks=()
 for spec in vda:$big vdb:$big vdc:256M vdd:64M; do
+	[ ${#pdisks[@]} = 0 ] || break
 	truncate -s "${spec#*:}" "$imgs/${spec%%:*}.img"
 	disks+=(-drive "file=$imgs/${spec%%:*}.img,if=virtio,format=raw,cache=unsafe,discard=unmap")
 done
+for f in "${pdisks[@]}"; do
+	[ -f "$f" ] || { echo "vm-run: disk image $f missing" >&2; exit 2; }
+	disks+=(-drive "file=$f,if=virtio,format=raw,cache=${CRYPTSNAP_DISK_CACHE:-writethrough}")
+done
 : >"$WORK/console.log"
 : >"$WORK/out.log"
+[ -n "$taplog" ] && ln -sf "$WORK/out.log" "$taplog"
 
 # Single-threaded TCG by default: multi-threaded TCG intermittently oopses
 # 6.12 at boot (int3 left behind by text_poke in sched_clock_cpu).
@@ -67,18 +95,19 @@ done
 # within seconds of every boot, in kmem_cache_alloc from an initcall,
 # before any module loads.  Without CX16 the kernel takes SLUB's locked
 # path; nothing the tests look at depends on it.
+started=$(date +%s)
 timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 	-machine q35 -accel tcg,thread=${CRYPTSNAP_TCG_THREAD:-single} -cpu ${CRYPTSNAP_CPU:-max,-cx16} -smp ${CRYPTSNAP_SMP:-2} -m 3072 \
 	-nodefaults -display none -no-reboot \
-	-kernel "$VMLINUZ" -initrd "$WORK/initrd.zst" \
-	-append "console=ttyS0 panic=-1 loglevel=${CRYPTSNAP_LOGLEVEL:-6} rdinit=/init cryptsnap.mode=$mode cryptsnap.only=$only$envs" \
+	-kernel "$VMLINUZ" -initrd "$initrd" ${pidfile:+-pidfile "$pidfile"} \
+	-append "console=ttyS0 panic=-1 loglevel=${CRYPTSNAP_LOGLEVEL:-6} rdinit=/init cryptsnap.mode=$mode cryptsnap.only=$only${job:+ cryptsnap.job=$job}$envs" \
 	-chardev file,id=con,path="$WORK/console.log" -device isa-serial,chardev=con \
 	-chardev file,id=out,path="$WORK/out.log" -device isa-serial,chardev=out \
 	"${disks[@]}" </dev/null &
 qpid=$!
 tail -n +1 -F --pid=$qpid "$WORK/out.log" 2>/dev/null &
 tpid=$!
-wait $qpid
+wait $qpid 2>/dev/null	# no "Killed" notice: --pidfile callers kill it
 qrc=$?
 wait $tpid 2>/dev/null
 
@@ -88,7 +117,10 @@ cp "$WORK/console.log" "$log_dir/console-$mode-$KVER.log"
 cp "$WORK/out.log" "$log_dir/out-$mode-$KVER.log"
 
 rc=0
-if [ $qrc = 124 ] || [ $qrc = 137 ]; then
+if [ -n "$pidfile" ] && [ $qrc = 137 ] && [ $(($(date +%s) - started)) -lt "$tmo" ]; then
+	# --pidfile: the caller killed QEMU on purpose (a power cut).
+	echo "# vm($KVER): QEMU killed from outside (power cut)"
+elif [ $qrc = 124 ] || [ $qrc = 137 ]; then
 	echo "not ok - vm($KVER): wall-clock timeout after ${tmo}s"
 	rc=1
 elif ! grep -q '^cryptsnap-vm: done' "$WORK/out.log"; then
