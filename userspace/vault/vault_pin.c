@@ -173,7 +173,7 @@ int vault_pin_save(const struct vault *v, const struct vault_pin *in)
 	json_object *o = json_object_new_object(), *next;
 	struct vault_pin on_disk, merged = *in;
 	const struct vault_pin *p = &merged;
-	char dir[PATH_MAX], *s;
+	char dir[PATH_MAX], tmp[64], *s;
 	size_t n;
 	int dfd, r;
 
@@ -230,7 +230,10 @@ int vault_pin_save(const struct vault *v, const struct vault_pin *in)
 		free(s);
 		return -errno;
 	}
-	r = write_file_atomic_at(dfd, PIN_FILE, PIN_FILE ".tmp", s, n, 0);
+	/* Per process: tools opening the vault at once each write the pin,
+	 * and a shared temporary name made one's rename fail (ENOENT). */
+	snprintf(tmp, sizeof(tmp), PIN_FILE ".tmp.%ld", (long)getpid());
+	r = write_file_atomic_at(dfd, PIN_FILE, tmp, s, n, 0);
 	if (!r)
 		crashpoint("pin.written");
 	close(dfd);
