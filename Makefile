@@ -11,7 +11,8 @@
 #                        slow, not part of make check; docs/testing.md)
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS (60) each (issue 15)
 #   make check-asan      unit + CLI tests built with ASan/UBSan (issue 15)
-#   make check-faults    kill -9 at every crash point of the tool (issue 15)
+#   make check-faults    kill -9 at every crash point of the tool (host), I/O
+#                        errors, latency and full disks (VM, both kernels) (issue 15)
 #   make check-mount     the mount tests (58) in the VM, both kernels (issue 16)
 #   make check-s3        CLI suite + S3 tests against a private Swift (issue 17)
 
@@ -93,8 +94,8 @@ check-mount: tool modules
 	  $(VM_RUN) --check --only '58-*' --env CRYPTSNAP_MOUNT_LANE=1 $$k || rc=1; done; exit $$rc
 
 .PHONY: check-faults
-check-faults: tool
-	$(Q)bash tests/faults/kill.sh
+check-faults: tool modules
+	$(Q)VM_RUN="$(VM_RUN)" bash scripts/check-faults.sh $(KVERS)
 
 check-vm: tool modules
 	$(Q)bash scripts/vm-check.sh $(KVERS)

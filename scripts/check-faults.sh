@@ -1,0 +1,37 @@
+#!/bin/bash
+# make check-faults: the fault suite of issue 15 (docs/reliability.md).
+#   kill  host: the tool SIGKILLed at every crash point (tests/faults/kill.sh)
+#   io    VM, each kernel given: dm-flakey, dm-delay and full filesystems
+#         under the protected disk, the COW directory and the vault
+#         (tests/func/59-io-faults.sh)
+#   check-faults.sh KVER...     CRYPTSNAP_FAULTS_PARTS="kill io" picks parts
+# VM_RUN (default "bash scripts/vm-run.sh") runs a guest.  Each part prints
+# its counts line; the exit status is non-zero when any part failed.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP" || exit 2
+VM_RUN=${VM_RUN:-bash scripts/vm-run.sh}
+PARTS=" ${CRYPTSNAP_FAULTS_PARTS:-kill io} "
+rc=0
+mkdir -p build
+summary=()
+
+if [[ $PARTS = *" kill "* ]]; then
+	bash tests/faults/kill.sh | tee build/faults-kill.log
+	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+	summary+=("$(grep '^# kill -9: scenarios' build/faults-kill.log || echo 'not ok - kill -9: no counts line')")
+fi
+if [[ $PARTS = *" io "* ]]; then
+	mkdir -p build/vm-logs
+	for k in "$@"; do
+		log=build/vm-logs/faults-io-$k.log
+		$VM_RUN --check --only '59-*' --env CRYPTSNAP_FAULTS_LANE=1 "$k" | tee "$log"
+		[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+		counts=$(grep '^# io faults: ' "$log") || { counts="not ok - io faults: no counts line"; rc=1; }
+		summary+=("${counts/# io faults:/# io faults ($k):}"
+			  "# io faults ($k): $(grep -c '^ok' "$log") passed, $(grep -c '^not ok' "$log") failed")
+	done
+fi
+echo "# --- check-faults"
+printf '%s\n' "${summary[@]}"
+exit $rc
