@@ -3,7 +3,7 @@
 #   kill  host: the tool SIGKILLed at every crash point (tests/faults/kill.sh)
 #   io    VM, each kernel given: dm-flakey, dm-delay and full filesystems
 #         under the protected disk, the COW directory and the vault
-#         (tests/func/59-io-faults.sh)
+#         (tests/func/65-io-faults.sh)
 #   check-faults.sh KVER...     CRYPTSNAP_FAULTS_PARTS="kill io" picks parts
 # VM_RUN (default "bash scripts/vm-run.sh") runs a guest.  Each part prints
 # its counts line; the exit status is non-zero when any part failed.
@@ -25,7 +25,7 @@ if [[ $PARTS = *" io "* ]]; then
 	mkdir -p build/vm-logs
 	for k in "$@"; do
 		log=build/vm-logs/faults-io-$k.log
-		$VM_RUN --check --only '59-*' --env CRYPTSNAP_FAULTS_LANE=1 "$k" | tee "$log"
+		$VM_RUN --check --only '65-io-faults' --env CRYPTSNAP_FAULTS_LANE=1 "$k" | tee "$log"
 		[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 		counts=$(grep '^# io faults: ' "$log") || { counts="not ok - io faults: no counts line"; rc=1; }
 		summary+=("${counts/# io faults:/# io faults ($k):}"
