@@ -145,11 +145,23 @@ restore_exact() {
 	fi
 }
 
+# verify_clean [POINT...]: verify exits 0 for these points (or the vault).
+# Per scenario only the first point and the one before the fault: a
+# whole-vault verify grows with every point, and its cost under TCG with
+# it; the whole vault is verified at the end.
 verify_clean() {
-	local n
-	n=$(npoints)
-	cryptsnap verify --vault "$VAULT" >/tmp/65.verify 2>&1 || { tail -n 5 /tmp/65.verify; return 1; }
-	S_VERIFIED=$((S_VERIFIED + n))
+	local p
+	if [ $# = 0 ]; then
+		p=$(npoints)
+		cryptsnap verify --vault "$VAULT" >/tmp/65.verify 2>&1 || { tail -n 5 /tmp/65.verify; return 1; }
+		S_VERIFIED=$((S_VERIFIED + p))
+		return 0
+	fi
+	for p in "$@"; do
+		cryptsnap verify --vault "$VAULT" --point "$p" >/tmp/65.verify 2>&1 ||
+			{ echo "point $p:"; tail -n 5 /tmp/65.verify; return 1; }
+		S_VERIFIED=$((S_VERIFIED + 1))
+	done
 }
 
 # The VM's writer: 256 KiB blocks at the top of the mapping (the region
@@ -247,7 +259,7 @@ scenario() {
 
 	[ $tgt != bk ] && writer_start
 	backup "$name"
-	[ $tgt != bk ] && writer_stop 40
+	[ $tgt != bk ] && writer_stop 16
 	msg=$(grep '^cryptsnap backup: ' /tmp/65.$name.err | grep -v ': full scan: ')
 	case "$exp:$BRC" in
 	ok:0|either:0)
@@ -286,7 +298,8 @@ scenario() {
 	vt|vfull) remount $VM vt65 "$lbl" ;;
 	cw|cfull) remount $CM cw65 "$lbl" ;;
 	esac
-	t_run "$lbl: verify clean after the fault" verify_clean
+	t_run "$lbl: verify clean after the fault (first point, point before)" \
+		verify_clean $(head -n 1 /tmp/65.truths | cut -d' ' -f1) $prev
 	[ -n "$prev" ] && t_run "$lbl: the point made before the fault restores byte-exact" restore_exact "$prev"
 	backup "$name-next"
 	[ $BRC = 0 ] && [ -n "$BP" ] && t_ok "$lbl: next backup after the fault works ($(jget mode /tmp/65.$name-next.out))" ||
