@@ -211,7 +211,9 @@ change() { dd if=/dev/urandom of=$MAP bs=1M count=8 seek=$(((MAPSZ >> 20) - 8)) 
 # fill DIR KEEP_KIB: leave about KEEP_KIB free in DIR's filesystem.
 fill() {
 	local a b
-	read -r a b <<<"$(stat -f -c '%a %S' "$1")"
+	# %f, not %a: root (the tool, the loop worker) may use the blocks
+	# ext4 reserves for root.
+	read -r a b <<<"$(stat -f -c '%f %S' "$1")"
 	fallocate -l $(( a * b - $2 * 1024 )) "$1/filler"
 }
 
@@ -240,7 +242,7 @@ backup_ok_check() {	# LABEL: the last backup's point must restore byte-exact
 # scenario NAME TARGET EXPECT [table lines]: TARGET bk|cw|vt|vfull|cfull,
 # EXPECT fail|ok|either (either: a fault the page cache may hide).
 scenario() {
-	local name=$1 tgt=$2 exp=$3 dev lbl before prev msg
+	local name=$1 tgt=$2 exp=$3 dev lbl before prev msg during
 	shift 3
 	[[ $name =~ ${CRYPTSNAP_IO_ONLY:-.} ]] || return 0
 	S_RUN=$((S_RUN + 1))
@@ -264,9 +266,12 @@ scenario() {
 	backup "$name"
 	[ $tgt != bk ] && writer_stop 16
 	msg=$(grep '^cryptsnap backup: ' /tmp/65.$name.err | grep -v ': full scan: ')
+	during=
 	case "$exp:$BRC" in
 	ok:0|either:0)
-		backup_ok_check "$lbl: backup during the fault succeeded" ;;
+		# Restored once the fault is gone: what reached the disk.
+		during=$BP
+		t_ok "$lbl: backup during the fault succeeded (exit 0)" ;;
 	ok:*)
 		t_fail "$lbl: backup failed (rc $BRC): $(tail -n 3 /tmp/65.$name.err)" ;;
 	fail:0)
@@ -304,6 +309,7 @@ scenario() {
 	t_run "$lbl: verify clean after the fault (first point, point before)" \
 		verify_clean $(head -n 1 /tmp/65.truths | cut -d' ' -f1) $prev
 	[ -n "$prev" ] && t_run "$lbl: the point made before the fault restores byte-exact" restore_exact "$prev"
+	[ -n "$during" ] && t_run "$lbl: the point made during the fault restores byte-exact" restore_exact "$during"
 	backup "$name-next"
 	[ $BRC = 0 ] && [ -n "$BP" ] && t_ok "$lbl: next backup after the fault works ($(jget mode /tmp/65.$name-next.out))" ||
 		{ t_fail "$lbl: next backup: rc $BRC $(tail -n 3 /tmp/65.$name-next.err)"; return; }
