@@ -25,7 +25,8 @@ if [[ $PARTS = *" io "* ]]; then
 	mkdir -p build/vm-logs
 	for k in "$@"; do
 		log=build/vm-logs/faults-io-$k.log
-		$VM_RUN --check --only '65-io-faults' --env CRYPTSNAP_FAULTS_LANE=1 "$k" | tee "$log"
+		$VM_RUN --check --timeout "${CRYPTSNAP_FAULTS_TIMEOUT:-7200}" --only '65-io-faults' \
+			--env CRYPTSNAP_FAULTS_LANE=1 "$k" | tee "$log"
 		[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 		counts=$(grep '^# io faults: ' "$log") || { counts="not ok - io faults: no counts line"; rc=1; }
 		summary+=("${counts/# io faults:/# io faults ($k):}"
