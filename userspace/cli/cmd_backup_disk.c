@@ -116,8 +116,11 @@ static int escrowed_key(struct bk *b)
 
 	/* Device names are not stable across reboots; the LUKS UUID is. */
 	r = luks_identify(b->d.backing, &li);
+	if (r && r != -ENODEV)	/* an I/O error is not a missing header */
+		return fail_errno("backup", r, "cannot read the LUKS header of disk %s on %s",
+				  b->d.name, b->d.backing);
 	if (r || strcmp(li.uuid, b->d.luks_uuid))
-		return fail_errno("backup", r, "%s no longer carries the LUKS header %s of disk %s",
+		return fail_errno("backup", 0, "%s no longer carries the LUKS header %s of disk %s",
 				  b->d.backing, b->d.luks_uuid, b->d.name);
 	r = vault_disk_get(b->v, b->d.name, &rec, &b->key, &b->key_len);
 	if (r)
