@@ -276,6 +276,7 @@ static void test_save_take_once(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(track_map_take("d1", &buf, &len), 0);
 	assert_int_equal(track_map_decode(buf, len, &back), 0);
+	free(buf);
 	assert_int_equal(back.n, 3);
 	assert_int_equal(track_map_take("d1", &buf, &len) == -ENOENT, 1);
 	assert_int_equal(track_map_save("../x", &m), -EINVAL);
