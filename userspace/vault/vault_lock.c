@@ -169,6 +169,37 @@ static void lock_info_fill(struct vault *v, const char *obj, struct vault_lock_i
 	li->time = lock_time(v, obj);
 }
 
+/*
+ * Locks this process released: deleted, but a listing may still show them
+ * for a while (Swift updates container listings after the delete), and
+ * prune, releasing its shared lock and then taking the exclusive one for
+ * GC, deferred its own GC to itself.  Their names are unique per taking
+ * (host, pid and a random part), so one found here is never a conflict.
+ */
+#define RELEASED_KEEP	8
+static char released[RELEASED_KEEP][sizeof(LOCKS) + VAULT_LOCK_NAME_MAX];
+static unsigned int released_next;
+static pthread_mutex_t released_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void released_add(const char *name)
+{
+	pthread_mutex_lock(&released_mu);
+	snprintf(released[released_next++ % RELEASED_KEEP], sizeof(released[0]), "%s", name);
+	pthread_mutex_unlock(&released_mu);
+}
+
+static int released_has(const char *name)
+{
+	unsigned int i;
+	int found = 0;
+
+	pthread_mutex_lock(&released_mu);
+	for (i = 0; i < RELEASED_KEEP && !found; i++)
+		found = released[i][0] && !strcmp(released[i], name);
+	pthread_mutex_unlock(&released_mu);
+	return found;
+}
+
 static int conflicts(const struct vault_lock_info *li, int kind)
 {
 	return li->exclusive || kind == VAULT_LOCK_EXCLUSIVE;
@@ -189,7 +220,7 @@ static int lock_check(struct vault *v, const char *ours, int kind, struct vault_
 		struct vault_lock_info li;
 		const char *obj = l.names[i];
 
-		if (ours && !strcmp(obj, ours))
+		if ((ours && !strcmp(obj, ours)) || released_has(obj))
 			continue;
 		if (strncmp(obj, LOCKS, strlen(LOCKS)) ||
 		    vault_lock_name_parse(obj + strlen(LOCKS), &li) < 0)
@@ -306,8 +337,10 @@ void vault_lock_release(struct vault *v)
 	if (!v->lock)
 		return;
 	lease_stop(v->lock);	/* no renewal after the delete */
-	if (!backend_del(v->be, v->lock->name))
+	if (!backend_del(v->be, v->lock->name)) {
+		released_add(v->lock->name);
 		crashpoint("lock.released");
+	}
 	lock_free(v->lock);
 	v->lock = NULL;
 }
