@@ -26,32 +26,27 @@ if [[ $PARTS = *" kill "* ]]; then
 	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 	summary+=("$(grep '^# kill -9: scenarios' build/faults-kill.log || echo 'not ok - kill -9: no counts line')")
 fi
-if [[ $PARTS = *" apps "* ]]; then
+# vm_part NAME GLOB COUNTS...: the VM tests GLOB on each kernel; each
+# COUNTS is the name of a "# COUNTS: ..." line the log must hold.
+vm_part() {
+	local name=$1 glob=$2 k log c counts
+	shift 2
 	mkdir -p build/vm-logs
-	for k in "$@"; do
-		log=build/vm-logs/faults-apps-$k.log
-		$VM_RUN --check --timeout "${CRYPTSNAP_FAULTS_TIMEOUT:-7200}" --only '6[01]-*' \
+	for k in "${KVERS[@]}"; do
+		log=build/vm-logs/faults-$name-$k.log
+		$VM_RUN --check --timeout "${CRYPTSNAP_FAULTS_TIMEOUT:-7200}" --only "$glob" \
 			--env CRYPTSNAP_FAULTS_LANE=1 "$k" | tee "$log"
 		[ "${PIPESTATUS[0]}" = 0 ] || rc=1
-		for c in concurrency app-truth; do
+		for c in "$@"; do
 			counts=$(grep "^# $c: scenarios" "$log") || { counts="not ok - $c: no counts line"; rc=1; }
-			summary+=("${counts/# $c:/# $c ($k):}")
+			summary+=("${counts/\# $c:/# $c ($k):}")
 		done
-		summary+=("# apps ($k): $(grep -c '^ok' "$log") passed, $(grep -c '^not ok' "$log") failed")
+		summary+=("# $name ($k): $(grep -c '^ok' "$log") passed, $(grep -c '^not ok' "$log") failed")
 	done
-fi
-if [[ $PARTS = *" io "* ]]; then
-	mkdir -p build/vm-logs
-	for k in "$@"; do
-		log=build/vm-logs/faults-io-$k.log
-		$VM_RUN --check --timeout "${CRYPTSNAP_FAULTS_TIMEOUT:-7200}" --only '65-io-faults' \
-			--env CRYPTSNAP_FAULTS_LANE=1 "$k" | tee "$log"
-		[ "${PIPESTATUS[0]}" = 0 ] || rc=1
-		counts=$(grep '^# io faults: ' "$log") || { counts="not ok - io faults: no counts line"; rc=1; }
-		summary+=("${counts/# io faults:/# io faults ($k):}"
-			  "# io faults ($k): $(grep -c '^ok' "$log") passed, $(grep -c '^not ok' "$log") failed")
-	done
-fi
+}
+KVERS=("$@")
+[[ $PARTS = *" apps "* ]] && vm_part apps '6[01]-*' concurrency app-truth
+[[ $PARTS = *" io "* ]] && vm_part io '65-io-faults' 'io faults'
 if [[ $PARTS = *" power "* ]]; then
 	VM_RUN="$VM_RUN" bash tests/faults/power.sh "$@" | tee build/faults-power.log
 	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
