@@ -9,7 +9,10 @@
  *  - a put failing after N packs (N = 0, 1, 5) fails the backup: no
  *    index, no point, only unreferenced packs; the next backup works and
  *    restores byte for byte;
- *  - restore writes zero chunks to a target that is not known to be zero.
+ *  - restore writes zero chunks to a target that is not known to be zero;
+ *  - restore reads a run of blobs stored one after another in a pack
+ *    (with the record headers of pack format 2 between them) with one
+ *    request, not one per chunk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +53,7 @@ static struct {
 	int packs_started, packs_done, syncs;
 	int packs_at_sync;		/* packs_done at the last sync */
 	int index_puts, point_puts, order_bad;
+	int pack_gets;			/* get_range of packs */
 	struct name_list packs;		/* names put */
 } w = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -120,6 +124,16 @@ static int w_put_new(struct backend *b, const char *name, const void *buf, size_
 	return w.real->put_new(b, name, buf, len);
 }
 
+static int w_get_range(struct backend *b, const char *name, uint64_t off, void *buf,
+		       size_t len)
+{
+	pthread_mutex_lock(&w.mu);
+	if (is(name, "packs/"))
+		w.pack_gets++;
+	pthread_mutex_unlock(&w.mu);
+	return w.real->get_range(b, name, off, buf, len);
+}
+
 static void wrap(struct vault *v, int fail_after)
 {
 	if (v->be->ops != &w.ops) {
@@ -129,12 +143,13 @@ static void wrap(struct vault *v, int fail_after)
 		w.ops.sync = w_sync;
 		w.ops.put = w_put;
 		w.ops.put_new = w_put_new;
+		w.ops.get_range = w_get_range;
 		v->be->ops = &w.ops;
 	}
 	name_list_free(&w.packs);
 	w.fail_after = fail_after;
 	w.packs_started = w.packs_done = w.syncs = w.packs_at_sync = 0;
-	w.index_puts = w.point_puts = w.order_bad = 0;
+	w.index_puts = w.point_puts = w.order_bad = w.pack_gets = 0;
 }
 
 static int setup(void **state)
@@ -367,12 +382,31 @@ static void test_restore_zeros(void **state)
 	vault_close(v);
 }
 
+/* Default pack size: the 84 data chunks sit in one or two packs, cut
+ * into runs only by the zero chunks (one in eight) and pack ends. */
+static void test_restore_runs(void **state)
+{
+	char id[POINT_ID_MAX];
+	struct vault *v;
+
+	assert_int_equal(vault_open(loc, &v), 0);
+	assert_int_equal(vault_unlock(v, NULL), 0);
+	wrap(v, -1);
+	assert_int_equal(backup(v, 2, 2, id), 0);
+	w.pack_gets = 0;
+	check_restore(v, id);
+	assert_true(w.pack_gets > 0);
+	assert_true(w.pack_gets <= (int)(NCHUNKS / 8 + 2));
+	vault_close(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_zeros, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_runs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@
 #include "sys/source.h"
 #include "vault/vault_blob.h"
 #include "vault/vault_escrow.h"
+#include "vault/vault_pack.h"
 #include "vault/vault_points.h"
 #include "vault/vault_restore.h"
 
@@ -116,8 +117,10 @@ static int open_chunk(struct rworker *w, const uint8_t *id, const uint8_t *in,
 }
 
 /*
- * Chunks [c, c+n) of the image, ids at w->ids[i..], stored contiguously,
- * decrypted to out (the unit's slot at chunk c).
+ * Chunks [c, c+n) of the image, ids at w->ids[i..], stored as one run of
+ * a pack (contiguous()), read with one request and decrypted to out (the
+ * unit's slot at chunk c).  Each blob is taken at its own offset: record
+ * headers between them are read and skipped.
  */
 static int do_run(struct rworker *w, uint64_t c, uint32_t i, uint32_t n, uint8_t *out)
 {
@@ -125,28 +128,39 @@ static int do_run(struct rworker *w, uint64_t c, uint32_t i, uint32_t n, uint8_t
 	uint64_t rlen = (uint64_t)w->locs[i + n - 1].off + w->locs[i + n - 1].len -
 			w->locs[i].off;
 	uint32_t k;
-	size_t opos = 0, rpos = 0;
+	size_t opos = 0;
 	int r;
 
+	/* Lengths first: the index is not trusted to fit the read buffer. */
+	for (k = 0; k < n; k++)
+		if (w->locs[i + k].len != chunk_len(m->chunk_size, m->image_size, c + k) +
+					  BLOB_OVERHEAD)
+			return -EBADMSG;
 	r = backend_get_range(w->rs->v->be, w->names[i], w->locs[i].off, w->rbuf, rlen);
 	for (k = 0; !r && k < n; k++) {
 		uint32_t want = chunk_len(m->chunk_size, m->image_size, c + k);
 
-		r = open_chunk(w, w->ids[i + k], w->rbuf + rpos, &w->locs[i + k], want,
-			       out + opos);
-		rpos += w->locs[i + k].len;
+		r = open_chunk(w, w->ids[i + k], w->rbuf + (w->locs[i + k].off - w->locs[i].off),
+			       &w->locs[i + k], want, out + opos);
 		opos += want;
 	}
 	return r;
 }
 
+/*
+ * b follows a in the same pack: right after it (pack format 1) or after
+ * one record header (format 2, vault_pack.h).  The read buffer holds a
+ * unit's blobs with their headers (worker_init).
+ */
 static int contiguous(struct rworker *w, uint32_t a, uint32_t b)
 {
-	return !strcmp(w->names[a], w->names[b]) &&
-	       w->locs[a].off + (uint64_t)w->locs[a].len == w->locs[b].off;
+	uint64_t end = w->locs[a].off + (uint64_t)w->locs[a].len;
+
+	return !strcmp(w->names[a], w->names[b]) && w->locs[b].off >= end &&
+	       w->locs[b].off - end <= PACK_REC_LEN;
 }
 
-/* Ends the run at i: same pack, back to back, within the unit [.., e). */
+/* Ends the run at i: same pack, one after another, within the unit [.., e). */
 static uint32_t run_end(struct rworker *w, uint32_t i, uint32_t e)
 {
 	uint32_t j = i + 1;
@@ -379,7 +393,8 @@ static int worker_init(struct rworker *w, struct restore *rs)
 	w->ids = malloc((size_t)sc * SEG_ID_LEN);
 	w->locs = malloc((size_t)sc * sizeof(*w->locs));
 	w->names = malloc((size_t)sc * sizeof(*w->names));
-	w->rbuf = malloc((size_t)rs->run_chunks * (rs->m->chunk_size + BLOB_OVERHEAD));
+	w->rbuf = malloc((size_t)rs->run_chunks *
+			 (rs->m->chunk_size + BLOB_OVERHEAD + PACK_REC_LEN));
 	if (!w->ids || !w->locs || !w->names || !w->rbuf)
 		return -ENOMEM;
 	return blob_ctx_init(&w->c, rs->v);
