@@ -134,6 +134,16 @@ static int w_get_range(struct backend *b, const char *name, uint64_t off, void *
 	return w.real->get_range(b, name, off, buf, len);
 }
 
+static int w_get_range_aligned(struct backend *b, const char *name, uint64_t off,
+			       void *buf, size_t len)
+{
+	pthread_mutex_lock(&w.mu);
+	if (is(name, "packs/"))
+		w.pack_gets++;
+	pthread_mutex_unlock(&w.mu);
+	return w.real->get_range_aligned(b, name, off, buf, len);
+}
+
 static void wrap(struct vault *v, int fail_after)
 {
 	if (v->be->ops != &w.ops) {
@@ -144,6 +154,7 @@ static void wrap(struct vault *v, int fail_after)
 		w.ops.put = w_put;
 		w.ops.put_new = w_put_new;
 		w.ops.get_range = w_get_range;
+		w.ops.get_range_aligned = w_get_range_aligned;
 		v->be->ops = &w.ops;
 	}
 	name_list_free(&w.packs);

@@ -77,6 +77,25 @@ static int set_direct(int fd, int on)
 	return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
 }
 
+int pread_direct(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t head = len & ~(size_t)(DIRECT_ALIGN - 1);
+	int fl = fcntl(fd, F_GETFL), r;
+
+	/* Opened with O_DIRECT by the caller: left as it is. */
+	if (fl < 0 || (fl & O_DIRECT) || (uintptr_t)buf % DIRECT_ALIGN ||
+	    off % DIRECT_ALIGN || !head || set_direct(fd, 1) < 0)
+		return pread_full(fd, buf, len, off);
+	r = pread_full(fd, buf, head, off);
+	if (set_direct(fd, 0) < 0)
+		return -EIO;
+	if (r == -EINVAL)
+		head = 0;	/* refused (alignment): all through the cache */
+	else if (r < 0)
+		return r;
+	return pread_full(fd, (uint8_t *)buf + head, len - head, off + head);
+}
+
 int pwrite_direct(int fd, const void *buf, size_t len, uint64_t off)
 {
 	size_t head = len & ~(size_t)(DIRECT_ALIGN - 1);

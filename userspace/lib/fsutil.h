@@ -27,6 +27,15 @@ int fsync_parent_at(int dirfd, const char *path);
  * other threads write at the same time.
  */
 int pwrite_direct(int fd, const void *buf, size_t len, uint64_t off);
+/*
+ * pread_full() the same way: the aligned head read with O_DIRECT (no
+ * page-cache fill, no readahead, no eviction of what the machine has
+ * cached), the tail and any refusal through the cache.  O_DIRECT first
+ * writes back dirty cached pages of the range, so the bytes are the same.
+ * An fd opened with O_DIRECT is read as it is.  Not for fds other threads
+ * read at the same time.
+ */
+int pread_direct(int fd, void *buf, size_t len, uint64_t off);
 
 /* write_file_atomic_at() flags. */
 enum {

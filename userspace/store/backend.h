@@ -43,6 +43,15 @@ struct backend_ops {
 	/* Exactly len bytes at off; -ENODATA when the object is shorter. */
 	int (*get_range)(struct backend *b, const char *name, uint64_t off,
 			 void *buf, size_t len);
+	/*
+	 * Optional, for large reads: like get_range, but buf is 4 KiB-aligned
+	 * with room for len + BACKEND_ALIGN_SLACK bytes, and the backend may
+	 * read the aligned range around [off, off+len) into it (local: with
+	 * O_DIRECT, no page-cache fill).  Returns where off's byte landed in
+	 * buf (>= 0) or a negative errno.
+	 */
+	int (*get_range_aligned)(struct backend *b, const char *name, uint64_t off,
+				 void *buf, size_t len);
 	/* All object names starting with prefix, sorted. */
 	int (*list)(struct backend *b, const char *prefix, struct name_list *out);
 	int (*del)(struct backend *b, const char *name);
@@ -103,6 +112,20 @@ static inline int backend_get_range(struct backend *b, const char *name,
 				    uint64_t off, void *buf, size_t len)
 {
 	return b->ops->get_range(b, name, off, buf, len);
+}
+
+#define BACKEND_ALIGN_SLACK	8192U
+
+/* get_range_aligned where the backend has it, else get_range (at 0). */
+static inline int backend_get_range_aligned(struct backend *b, const char *name,
+					    uint64_t off, void *buf, size_t len)
+{
+	int r;
+
+	if (b->ops->get_range_aligned)
+		return b->ops->get_range_aligned(b, name, off, buf, len);
+	r = b->ops->get_range(b, name, off, buf, len);
+	return r < 0 ? r : 0;
 }
 
 static inline int backend_list(struct backend *b, const char *prefix,

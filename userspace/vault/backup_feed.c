@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include "lib/fsutil.h"
 #include "lib/util.h"
 #include "vault/backup_feed.h"
 
@@ -17,7 +18,7 @@ int feed_range(struct vault_backup *vb, int fd, uint64_t img_size, uint32_t cs,
 
 		if (!buf)
 			return vault_backup_submit(vb, NULL, 0, 0);
-		r = pread_full(fd, buf, (size_t)len, off);
+		r = pread_direct(fd, buf, (size_t)len, off);
 		if (!r && hook)
 			r = hook->read_done(off, len, hook->arg);
 		if (r < 0) {

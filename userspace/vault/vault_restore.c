@@ -127,6 +127,7 @@ static int do_run(struct rworker *w, uint64_t c, uint32_t i, uint32_t n, uint8_t
 	const struct manifest *m = w->rs->m;
 	uint64_t rlen = (uint64_t)w->locs[i + n - 1].off + w->locs[i + n - 1].len -
 			w->locs[i].off;
+	const uint8_t *in;
 	uint32_t k;
 	size_t opos = 0;
 	int r;
@@ -136,11 +137,15 @@ static int do_run(struct rworker *w, uint64_t c, uint32_t i, uint32_t n, uint8_t
 		if (w->locs[i + k].len != chunk_len(m->chunk_size, m->image_size, c + k) +
 					  BLOB_OVERHEAD)
 			return -EBADMSG;
-	r = backend_get_range(w->rs->v->be, w->names[i], w->locs[i].off, w->rbuf, rlen);
-	for (k = 0; !r && k < n; k++) {
+	r = backend_get_range_aligned(w->rs->v->be, w->names[i], w->locs[i].off, w->rbuf,
+				      rlen);
+	if (r < 0)
+		return r;
+	in = w->rbuf + r;
+	for (r = 0, k = 0; !r && k < n; k++) {
 		uint32_t want = chunk_len(m->chunk_size, m->image_size, c + k);
 
-		r = open_chunk(w, w->ids[i + k], w->rbuf + (w->locs[i + k].off - w->locs[i].off),
+		r = open_chunk(w, w->ids[i + k], in + (w->locs[i + k].off - w->locs[i].off),
 			       &w->locs[i + k], want, out + opos);
 		opos += want;
 	}
@@ -393,8 +398,12 @@ static int worker_init(struct rworker *w, struct restore *rs)
 	w->ids = malloc((size_t)sc * SEG_ID_LEN);
 	w->locs = malloc((size_t)sc * sizeof(*w->locs));
 	w->names = malloc((size_t)sc * sizeof(*w->names));
-	w->rbuf = malloc((size_t)rs->run_chunks *
-			 (rs->m->chunk_size + BLOB_OVERHEAD + PACK_REC_LEN));
+	/* Aligned, with slack: the local backend reads runs with O_DIRECT. */
+	if (posix_memalign((void **)&w->rbuf, 4096,
+			   (size_t)rs->run_chunks *
+			   (rs->m->chunk_size + BLOB_OVERHEAD + PACK_REC_LEN) +
+			   BACKEND_ALIGN_SLACK))
+		w->rbuf = NULL;
 	if (!w->ids || !w->locs || !w->names || !w->rbuf)
 		return -ENOMEM;
 	return blob_ctx_init(&w->c, rs->v);
