@@ -36,7 +36,6 @@ t_check "status shows tracking" bash -c "cryptsnap status data50 | grep -q 'trac
 cryptsnap backup data50 --json >/tmp/50.b1 2>/tmp/50.b1.err
 t_check "first backup succeeds" grep -q '"point"' /tmp/50.b1
 t_check "first backup is a full scan and says why" grep -q 'first recovery point' /tmp/50.b1.err
-jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
 P1=$(jget point /tmp/50.b1)
 
 # Change one file, then back up while another file is being written.

@@ -43,7 +43,6 @@ fio_bg() {
 		--randrepeat=0 >/tmp/51.fio.log 2>&1 &
 	FIO=$!
 }
-jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
 
 # restore_equals POINTJSON: the point restores to exactly the truth copy.
 restore_equals() {

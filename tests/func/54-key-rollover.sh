@@ -32,7 +32,6 @@ t_cleanup_add "cryptsnap unprotect data54"
 cryptsnap vault init "$VAULT" >/dev/null
 t_check "$TYPE: protect" cryptsnap protect data54 --vault "$VAULT" --key-file $K.1 --cow-dir /tmp
 
-jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
 POINTS=()			# "point key-index sums-file"
 n=0
 

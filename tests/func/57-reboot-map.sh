@@ -28,7 +28,6 @@ t_check "vault init" cryptsnap vault init "$VAULT"
 t_check "protect" cryptsnap protect $M --vault "$VAULT" --key-file "$KEY" --cow-dir /tmp
 mkdir -p /mnt/57
 
-jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
 
 # change TAG: write to the filesystem, then unmount (the mapping stays
 # open) so nothing writes between the backup and the comparison.

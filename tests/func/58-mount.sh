@@ -24,7 +24,6 @@ printf 'not the passphrase' >/tmp/58.bad && chmod 600 /tmp/58.bad
 FAST=("${LUKS_FAST[@]:1}")
 mkdir -p $MA $MB $M1 $M2 /tmp/58.out
 
-jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
 sums() { (cd "$1" && find . -type f | sort | xargs sha256sum); }
 leftovers() {	# prints what a mount left behind
 	ls /run/cryptsnap/mounts 2>/dev/null | grep -v '^files\.' | sed 's/^/state /'

@@ -26,7 +26,6 @@ t_cleanup_add "umount /mnt/59"
 mkdir -p /mnt/59
 t_check "vault init" cryptsnap vault init "$VAULT"
 
-jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
 ttype() { dmsetup table "$1" 2>/dev/null | awk '{print $3}'; }
 # The device the mapping sits on, as major:minor.
 under() { dmsetup deps -o devno "$1" | sed -n 's/.*(\([0-9]*\), \([0-9]*\)).*/\1:\2/p'; }

@@ -32,7 +32,6 @@ declare -A TRUTH		# point id -> sha256 of its disk at the snapshot
 declare -A DEV			# point id -> the device it was taken of
 declare -A GONE			# point id -> 1: pruned on purpose
 
-jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
 # O_DIRECT: the disk is written through dm-crypt, below /dev/vdd's own page
 # cache, so a buffered read would give the bytes of an earlier checksum.
 sum() {

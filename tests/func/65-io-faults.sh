@@ -99,7 +99,6 @@ t_check "protect a LUKS2 disk on dm-linear, COW dir on its own filesystem" \
 	cryptsnap protect d65 --vault "$VAULT" --key-file "$KEY" --cow-dir $CM \
 	--pre-freeze /tmp/65.pre --post-thaw /tmp/65.post
 
-jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
 npoints() { cryptsnap points --vault "$VAULT" --json 2>/dev/null | grep -c '"id"'; }
 
 # t_run DESC CMD...: t_check in this shell (CMD counts in S_*).

@@ -22,6 +22,10 @@ t_fail() { echo "not ok - $T_NAME: $*"; T_FAILED=1; }
 t_skip() { echo "ok - $T_NAME: $* # SKIP"; }
 t_diag() { echo "# $*"; }
 
+# jget KEY FILE: the value of "KEY" in the one-line JSON a command printed
+# (--json output), quotes stripped.
+jget() { sed -n "s/.*\"$1\": *\"*\([^\",]*\).*/\1/p" "$2"; }
+
 # t_check "description" cmd args...: one TAP line from a command's status.
 t_check() {
 	local desc=$1; shift
