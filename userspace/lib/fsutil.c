@@ -77,7 +77,13 @@ static int set_direct(int fd, int on)
 	return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
 }
 
-int pread_direct(int fd, void *buf, size_t len, uint64_t off)
+static int io_full(int fd, void *buf, size_t len, uint64_t off, int wr)
+{
+	return wr ? pwrite_full(fd, buf, len, off) : pread_full(fd, buf, len, off);
+}
+
+/* pread_direct and pwrite_direct; wr picks the direction. */
+static int io_direct(int fd, void *buf, size_t len, uint64_t off, int wr)
 {
 	size_t head = len & ~(size_t)(DIRECT_ALIGN - 1);
 	int fl = fcntl(fd, F_GETFL), r;
@@ -85,33 +91,25 @@ int pread_direct(int fd, void *buf, size_t len, uint64_t off)
 	/* Opened with O_DIRECT by the caller: left as it is. */
 	if (fl < 0 || (fl & O_DIRECT) || (uintptr_t)buf % DIRECT_ALIGN ||
 	    off % DIRECT_ALIGN || !head || set_direct(fd, 1) < 0)
-		return pread_full(fd, buf, len, off);
-	r = pread_full(fd, buf, head, off);
+		return io_full(fd, buf, len, off, wr);
+	r = io_full(fd, buf, head, off, wr);
 	if (set_direct(fd, 0) < 0)
 		return -EIO;
 	if (r == -EINVAL)
 		head = 0;	/* refused (alignment): all through the cache */
 	else if (r < 0)
 		return r;
-	return pread_full(fd, (uint8_t *)buf + head, len - head, off + head);
+	return io_full(fd, (uint8_t *)buf + head, len - head, off + head, wr);
+}
+
+int pread_direct(int fd, void *buf, size_t len, uint64_t off)
+{
+	return io_direct(fd, buf, len, off, 0);
 }
 
 int pwrite_direct(int fd, const void *buf, size_t len, uint64_t off)
 {
-	size_t head = len & ~(size_t)(DIRECT_ALIGN - 1);
-	int r;
-
-	if ((uintptr_t)buf % DIRECT_ALIGN || off % DIRECT_ALIGN || !head ||
-	    set_direct(fd, 1) < 0)
-		return pwrite_full(fd, buf, len, off);
-	r = pwrite_full(fd, buf, head, off);
-	if (set_direct(fd, 0) < 0)
-		return -EIO;
-	if (r == -EINVAL)
-		head = 0;	/* refused (alignment): all through the cache */
-	else if (r < 0)
-		return r;
-	return pwrite_full(fd, (const uint8_t *)buf + head, len - head, off + head);
+	return io_direct(fd, (void *)buf, len, off, 1);
 }
 
 static int write_tmp(int dirfd, const char *tmp, const void *buf, size_t len,

@@ -23,8 +23,9 @@ int fsync_parent_at(int dirfd, const char *path);
  * pwrite_full(), but the 4 KiB-aligned head of a 4 KiB-aligned buf at an
  * aligned offset goes to the device without a copy into the page cache
  * (O_DIRECT, switched on and off again on fd), the tail through it.
- * Where O_DIRECT is refused everything is written normally.  Not for fds
- * other threads write at the same time.
+ * Where O_DIRECT is refused everything is written normally; an fd opened
+ * with O_DIRECT is written as it is.  Not for fds other threads write at
+ * the same time.
  */
 int pwrite_direct(int fd, const void *buf, size_t len, uint64_t off);
 /*

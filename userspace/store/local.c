@@ -174,13 +174,14 @@ static int local_put_new(struct backend *b, const char *name, const void *buf,
 	return put_obj(b, name, buf, len, WFA_NOREPLACE);
 }
 
-static int open_obj(struct local *l, const char *name)
+/* flags: added to the read-only open (O_DIRECT). */
+static int open_obj(struct local *l, const char *name, int flags)
 {
 	int fd;
 
 	if (!name_ok(name))
 		return -EINVAL;
-	fd = openat(l->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(l->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -191,7 +192,7 @@ static int local_get(struct backend *b, const char *name, size_t maxlen,
 	void *p;
 	int fd, r;
 
-	fd = open_obj(to_local(b), name);
+	fd = open_obj(to_local(b), name, 0);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -223,7 +224,7 @@ static int local_get_range(struct backend *b, const char *name, uint64_t off,
 {
 	int fd, r;
 
-	fd = open_obj(to_local(b), name);
+	fd = open_obj(to_local(b), name, 0);
 	if (fd < 0)
 		return fd;
 	r = pread_full(fd, buf, len, off);
@@ -250,11 +251,11 @@ static int local_get_range_aligned(struct backend *b, const char *name, uint64_t
 
 	if (len < DIRECT_READ_MIN || (uintptr_t)buf % 4096)
 		goto cached;
-	if (!name_ok(name))
-		return -EINVAL;
-	fd = openat(to_local(b)->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECT);
+	fd = open_obj(to_local(b), name, O_DIRECT);
+	if (fd == -EINVAL && name_ok(name))
+		goto cached;	/* O_DIRECT refused by the file system */
 	if (fd < 0)
-		return errno == EINVAL ? local_get_range(b, name, off, buf, len) : -errno;
+		return fd;
 	while (got < want) {
 		ssize_t n = pread(fd, (uint8_t *)buf + got, room - got, (off_t)(a + got));
 
