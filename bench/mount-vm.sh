@@ -48,12 +48,15 @@ sumall() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"
 
 drop
 t0=$(now)
-cryptsnap mount --vault $W/vault --point "$P" $M >/dev/null || exit 1
+CRYPTSNAP_MOUNT_TRACE=$W/mtrace cryptsnap mount --vault $W/vault --point "$P" $M >/dev/null || exit 1
+tm=$(now)
 cat $M/one-mib >/dev/null
 t1=$(now)
+say "mount command $(awk -v a="$t0" -v b="$tm" 'BEGIN { printf "%.2f", b - a }') s, then the file $(awk -v a="$tm" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
 sumall $M $W/sums.m
 t2=$(now)
 cryptsnap umount $M >/dev/null
+cat $W/mtrace 2>/dev/null
 
 drop
 t3=$(now)

@@ -30,9 +30,9 @@
 #include "vault/vault_points.h"
 
 #define CS		65536U
-#define NCHUNKS		7
+#define NCHUNKS		12
 #define ZERO_CHUNK	2
-#define BAD_CHUNK	4
+#define BAD_CHUNK	7
 
 static char dir[64], loc[96], img[96];
 static uint8_t image[NCHUNKS * CS];
@@ -95,30 +95,39 @@ static void read_check(struct point_reader *pr, uint64_t off, size_t len)
 	free(buf);
 }
 
-/* Changes one byte of the stored blob of chunk ch in its pack. */
-static void corrupt_chunk(struct vault *v, struct bindex *bi, struct manifest *m, uint64_t ch)
+/* The pack file holding chunk ch's blob, and where in it. */
+static void chunk_where(struct vault *v, struct bindex *bi, struct manifest *m, uint64_t ch,
+			char path[256], struct bloc *l)
 {
 	seg_id_t *ids = malloc((size_t)m->seg_chunks * SEG_ID_LEN);
-	char name[80], path[256];
 	struct blob_ctx c;
-	struct bloc l;
-	uint8_t b;
-	int fd;
+	char name[80];
 
 	assert_non_null(ids);
 	assert_int_equal(blob_ctx_init(&c, v), 0);
 	assert_int_equal(vault_seg_load(v, bi, &c, m, 0, ids), 0);
-	assert_int_equal(bindex_get(bi, ids[ch], &l), 1);
-	bindex_pack_name(bi->packs[l.pack], name, sizeof(name));
-	snprintf(path, sizeof(path), "%s/%s", loc, name);
+	assert_int_equal(bindex_get(bi, ids[ch], l), 1);
+	bindex_pack_name(bi->packs[l->pack], name, sizeof(name));
+	snprintf(path, 256, "%s/%s", loc, name);
+	blob_ctx_free(&c);
+	free(ids);
+}
+
+/* Changes one byte of the stored blob of chunk ch in its pack. */
+static void corrupt_chunk(struct vault *v, struct bindex *bi, struct manifest *m, uint64_t ch)
+{
+	char path[256];
+	struct bloc l;
+	uint8_t b;
+	int fd;
+
+	chunk_where(v, bi, m, ch, path, &l);
 	fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, &b, 1, l.off + l.len / 2), 1);
 	b ^= 0x40;
 	assert_int_equal(pwrite(fd, &b, 1, l.off + l.len / 2), 1);
 	close(fd);
-	blob_ctx_free(&c);
-	free(ids);
 }
 
 static void test_reader(void **state)
@@ -182,6 +191,112 @@ static void test_reader(void **state)
 	vault_close(v);
 }
 
+/* Reads chunk ch whole: 0 and the image's bytes, or the error naming ch. */
+static int read_chunk(struct point_reader *pr, uint64_t ch)
+{
+	uint8_t *buf = malloc(CS);
+	uint64_t bad = UINT64_MAX;
+	int r;
+
+	assert_non_null(buf);
+	r = point_reader_read(pr, ch * CS, buf, CS, &bad);
+	if (!r)
+		assert_memory_equal(buf, image + ch * CS, CS);
+	else
+		assert_int_equal(bad, ch);
+	free(buf);
+	return r;
+}
+
+static void expect_stats(struct point_reader *pr, uint64_t reads, uint64_t fetched)
+{
+	struct point_reader_stats st;
+
+	point_reader_stats(pr, &st);
+	assert_int_equal(st.reads, reads);
+	assert_int_equal(st.fetched, fetched);
+}
+
+/*
+ * Read-ahead (a cache of 16 chunks: runs of up to 4): a miss alone fetches
+ * its chunk alone; a miss where the last fetch ended doubles the window
+ * (1, 2, 4), stopping at a zero chunk and the image's end.  A damaged
+ * chunk in a run is not cached and fails alone; a run whose request fails
+ * (a truncated pack) falls back to the one chunk asked for.
+ */
+static void test_readahead(void **state)
+{
+	struct point_reader *pr;
+	char id[POINT_ID_MAX], path[256];
+	struct blob_ctx c;
+	struct manifest m;
+	struct bindex bi;
+	struct vault *v;
+	struct bloc l;
+	int i;
+
+	assert_int_equal(vault_open(loc, &v), 0);
+	assert_int_equal(vault_unlock(v, NULL), 0);
+	backup(v, id);
+	assert_int_equal(blob_ctx_init(&c, v), 0);
+	assert_int_equal(vault_point_load(v, &c, id, &m), 0);
+	assert_int_equal(bindex_init(&bi), 0);
+	assert_int_equal(vault_index_load(v, &bi, NULL), 0);
+
+	assert_int_equal(point_reader_open(v, &bi, &m, 16 * CS, &pr), 0);
+	assert_int_equal(read_chunk(pr, 3), 0);
+	expect_stats(pr, 1, 1);			/* alone */
+	assert_int_equal(read_chunk(pr, 4), 0);
+	expect_stats(pr, 2, 3);			/* sequential: 4, 5 */
+	assert_int_equal(read_chunk(pr, 5), 0);
+	expect_stats(pr, 2, 3);			/* read ahead: a hit */
+	assert_int_equal(read_chunk(pr, 6), 0);
+	expect_stats(pr, 3, 7);			/* 6 .. 9 */
+	for (i = 7; i < 10; i++)
+		assert_int_equal(read_chunk(pr, i), 0);
+	expect_stats(pr, 3, 7);
+	assert_int_equal(read_chunk(pr, 0), 0);
+	expect_stats(pr, 4, 8);			/* not sequential: alone */
+	assert_int_equal(read_chunk(pr, 1), 0);
+	expect_stats(pr, 5, 9);			/* 1, then the zero chunk */
+	read_check(pr, 0, sizeof(image));
+	expect_stats(pr, 7, 11);		/* 10 alone, 11 */
+	point_reader_close(pr);
+
+	/* The damaged chunk in the middle of a run. */
+	corrupt_chunk(v, &bi, &m, BAD_CHUNK);
+	assert_int_equal(point_reader_open(v, &bi, &m, 16 * CS, &pr), 0);
+	assert_int_equal(read_chunk(pr, 3), 0);
+	assert_int_equal(read_chunk(pr, 4), 0);
+	assert_int_equal(read_chunk(pr, 6), 0);
+	expect_stats(pr, 3, 6);			/* 6, 8, 9 of the run 6 .. 9 */
+	assert_int_equal(read_chunk(pr, BAD_CHUNK), -EBADMSG);
+	expect_stats(pr, 4, 6);			/* fetched again, alone */
+	for (i = BAD_CHUNK + 1; i < 10; i++)
+		assert_int_equal(read_chunk(pr, i), 0);
+	expect_stats(pr, 4, 6);
+	point_reader_close(pr);
+
+	/* The pack cut in the middle of the last chunk's blob (the index
+	 * segment stored behind it is read, and cached, before the cut). */
+	assert_int_equal(point_reader_open(v, &bi, &m, 16 * CS, &pr), 0);
+	assert_int_equal(read_chunk(pr, 0), 0);
+	chunk_where(v, &bi, &m, NCHUNKS - 1, path, &l);
+	assert_int_equal(truncate(path, l.off + l.len / 2), 0);
+	assert_int_equal(read_chunk(pr, NCHUNKS - 3), 0);
+	expect_stats(pr, 2, 2);
+	assert_int_equal(read_chunk(pr, NCHUNKS - 2), 0);
+	expect_stats(pr, 4, 3);			/* the run failed, the chunk alone read */
+	assert_int_equal(read_chunk(pr, NCHUNKS - 1), -EBADMSG);
+	assert_int_equal(read_chunk(pr, 1), 0);
+	point_reader_close(pr);
+
+	bindex_free(&bi);
+	manifest_free(&m);
+	blob_ctx_free(&c);
+	vault_close(v);
+}
+
 #define READERS		4
 #define READS		300
 
@@ -224,15 +339,17 @@ static void *reader_main(void *p)
 	return NULL;
 }
 
-/* READERS threads at once over a cache of 3 slots; damaged: a chunk is bad. */
-static void run_readers(struct vault *v, struct bindex *bi, struct manifest *m, int damaged)
+/* READERS threads at once over a cache of slots chunks (3: no read-ahead,
+ * 16: read-ahead runs); damaged: a chunk is bad. */
+static void run_readers(struct vault *v, struct bindex *bi, struct manifest *m, int damaged,
+			size_t slots)
 {
 	struct reader_arg a[READERS];
 	pthread_t t[READERS];
 	struct point_reader *pr;
 	int i, failed = 0;
 
-	assert_int_equal(point_reader_open(v, bi, m, 3 * CS, &pr), 0);
+	assert_int_equal(point_reader_open(v, bi, m, slots * CS, &pr), 0);
 	for (i = 0; i < READERS; i++) {
 		a[i] = (struct reader_arg){ .pr = pr, .seed = 7U * (unsigned int)i + 1,
 					    .failed = damaged ? 0 : -1 };
@@ -264,9 +381,11 @@ static void test_concurrent(void **state)
 	assert_int_equal(bindex_init(&bi), 0);
 	assert_int_equal(vault_index_load(v, &bi, NULL), 0);
 
-	run_readers(v, &bi, &m, 0);
+	run_readers(v, &bi, &m, 0, 3);
+	run_readers(v, &bi, &m, 0, 16);
 	corrupt_chunk(v, &bi, &m, BAD_CHUNK);
-	run_readers(v, &bi, &m, 1);
+	run_readers(v, &bi, &m, 1, 3);
+	run_readers(v, &bi, &m, 1, 16);
 
 	bindex_free(&bi);
 	manifest_free(&m);
@@ -278,6 +397,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
 	};
 

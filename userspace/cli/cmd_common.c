@@ -321,16 +321,16 @@ void monitor_stop(struct monitor *m)
 	m->running = 0;
 }
 
-void backup_trace_phase(const char *name)
+void trace_phase(const char *env, const char *cmd, const char *name)
 {
 	static double last;
 	double t;
 
-	if (!getenv("CRYPTSNAP_BACKUP_TRACE"))
+	if (!getenv(env))
 		return;
 	t = now_seconds();
 	if (last > 0)
-		fprintf(stderr, "backup trace: phase %-20s %8.3f s\n", name, t - last);
+		fprintf(stderr, "%s trace: phase %-20s %8.3f s\n", cmd, name, t - last);
 	last = t;
 }
 

@@ -97,8 +97,12 @@ double now_seconds(void);
 /* After vault_backup_finish(), with CRYPTSNAP_BACKUP_TRACE set: where the
  * backup's time went, to stderr (bench/vault-bench.sh shows it). */
 void backup_trace(struct vault_backup *vb);
-/* With CRYPTSNAP_BACKUP_TRACE set: "backup trace: phase NAME s" on stderr,
- * the time since the previous call (the first call starts the clock). */
-void backup_trace_phase(const char *name);
+/* With the environment variable env set: "CMD trace: phase NAME s" on
+ * stderr, the time since the previous call (the first call starts the
+ * clock).  CRYPTSNAP_BACKUP_TRACE for backup, CRYPTSNAP_MOUNT_TRACE for
+ * mount. */
+void trace_phase(const char *env, const char *cmd, const char *name);
+#define backup_trace_phase(name) trace_phase("CRYPTSNAP_BACKUP_TRACE", "backup", name)
+#define mount_trace_phase(name) trace_phase("CRYPTSNAP_MOUNT_TRACE", "mount", name)
 
 #endif

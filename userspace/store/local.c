@@ -233,14 +233,16 @@ static int local_get_range(struct backend *b, const char *name, uint64_t off,
 }
 
 /*
- * Runs of blobs for restore: the aligned range around [off, off+len) is
- * read with O_DIRECT straight into the caller's aligned buffer.  Through
- * the page cache the copy and the page allocations cost more than the
- * device read on the hosts measured (docs/performance.md, issue 18), and
- * a restore does not read the same pack bytes twice.  Small reads, and
- * file systems that refuse O_DIRECT, go through the cache.
+ * Chunks and runs of chunks for restore and mount: the aligned range
+ * around [off, off+len) is read with O_DIRECT straight into the caller's
+ * aligned buffer.  Through the page cache the copy and the page
+ * allocations cost more than the device read on the hosts measured
+ * (docs/performance.md, issues 16 and 18), and neither reads the same
+ * pack bytes twice (mount keeps its own cache of chunks and reads ahead
+ * itself).  Reads smaller than a chunk can be, and file systems that
+ * refuse O_DIRECT, go through the cache.
  */
-#define DIRECT_READ_MIN	(1U << 20)
+#define DIRECT_READ_MIN	(64U << 10)
 
 static int local_get_range_aligned(struct backend *b, const char *name, uint64_t off,
 				   void *buf, size_t len)

@@ -6,7 +6,9 @@
  * Random access to a recovery point's image (the disk's ciphertext as it
  * was), for a block device served from the vault: each chunk is fetched
  * and authenticated on demand, through a bounded LRU cache of chunks and
- * a few decoded index segments.  All-zero chunks are never fetched.  A
+ * a few decoded index segments; a miss reads ahead the chunks stored
+ * right behind it, with the same request.  All-zero chunks are never
+ * fetched.  A
  * chunk that cannot be read or authenticated fails the read (never wrong
  * data) and names itself in *bad.  Any number of threads may read one
  * point_reader at once: they share the cache, and fetch and decrypt in
@@ -22,7 +24,8 @@
 struct point_reader;
 
 struct point_reader_stats {
-	uint64_t fetched;	/* chunks read from the backend */
+	uint64_t reads;		/* requests to the backend */
+	uint64_t fetched;	/* chunks read from the backend (read-ahead too) */
 	uint64_t hits;		/* chunks served from the cache */
 	uint64_t zero;		/* zero chunks served without a fetch */
 };
