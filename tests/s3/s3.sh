@@ -100,6 +100,14 @@ wait $bg
 check "the first writer finished" test $? = 0
 kill $FP; wait $FP 2>/dev/null; FP=; rm -f fp.port
 
+# --- mount's block source on S3 (issue 16) ---------------------------------
+# The point_reader unit test (whole and random reads, read-ahead counts,
+# several threads) on an S3 vault: what `cryptsnap mount` serves from S3.
+# NBD is not on this host; tests/func/58-mount.sh mounts local vaults.
+make -s -C "$TOP/tests/unit" test_point_reader >/dev/null 2>&1
+check "point reads (mount's block source) on the S3 backend" \
+	env CS_TEST_VAULT="s3://$S3_BUCKET/$RUN/pr" "$TOP/tests/unit/test_point_reader"
+
 if [ -z "$QUICK" ]; then
 # --- kill -9 mid-put ------------------------------------------------------
 for delay in 0.3 1.0; do
