@@ -116,6 +116,8 @@ static void test_lost_pack(void **state)
 	assert_int_equal(st.chunks_new, NCHUNKS);
 	assert_int_equal(backup(v, NULL, 0, NCHUNKS, p2, &st), 0);
 	assert_int_equal(st.chunks_new, 0);	/* dedup while the pack is there */
+	/* Back to back, still a later second: retention orders by it. */
+	assert_true(strncmp(p2, p1, POINT_ID_SECOND_LEN) > 0);
 	for (round = 0; round < 8; round++) {
 		/* Every pack goes. */
 		snprintf(cmd, sizeof(cmd), "rm -f %s/packs/*/*.pack", loc);

@@ -48,6 +48,41 @@ static int base_intact(struct vault_backup *vb)
 	return r == -EUCLEAN ? -ESTALE : r;
 }
 
+/*
+ * The new point's creation second.  Retention and listings order points
+ * by their second, and points of one second only by their random id, so
+ * a second backup of a disk started in the second its first one was
+ * stored would be taken for the older one (prune --keep-last 1 could
+ * keep the first).  When a point of the vault already carries this
+ * second, wait for the next one: at most a second, only for backups that
+ * follow each other that closely.  One check, one wait: a point stamped
+ * in the future (a wrong clock, a vault writer) cannot hold a backup up.
+ */
+static int64_t point_second(struct vault *v)
+{
+	struct name_list ids = { 0 };
+	int64_t now = time(NULL);
+	char id[POINT_ID_MAX];
+	int taken = 0;
+	size_t i;
+
+	make_time_id(now, id, sizeof(id));
+	if (vault_point_ids(v, &ids) < 0)
+		return now;
+	for (i = 0; i < ids.n && !taken; i++)
+		taken = !strncmp(ids.names[i], id, POINT_ID_SECOND_LEN);
+	name_list_free(&ids);
+	while (taken && time(NULL) == now) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec = 0;
+		ts.tv_nsec = 1000000000L - ts.tv_nsec;
+		nanosleep(&ts, NULL);
+	}
+	return time(NULL);
+}
+
 static int init_manifest(struct vault_backup *vb, const struct vault_backup_opts *o)
 {
 	struct manifest *m = &vb->m;
@@ -55,9 +90,9 @@ static int init_manifest(struct vault_backup *vb, const struct vault_backup_opts
 	if (!disk_name_valid(o->disk) || !o->image_size ||
 	    o->image_size > MANIFEST_IMAGE_MAX || o->nescrow > MANIFEST_MAX_ESCROW)
 		return -EINVAL;
-	make_time_id(time(NULL), m->id, sizeof(m->id));
+	m->created = point_second(vb->v);
+	make_time_id(m->created, m->id, sizeof(m->id));
 	snprintf(m->disk, sizeof(m->disk), "%s", o->disk);
-	m->created = time(NULL);
 	m->retain_until = o->retain_until;
 	m->image_size = o->image_size;
 	m->chunk_size = vb->v->chunk_size;

@@ -15,6 +15,7 @@
 #include "vault/vault_seg.h"
 
 #define POINT_ID_MAX		40
+#define POINT_ID_SECOND_LEN	16	/* "YYYYMMDDTHHMMSSZ", the id's creation second */
 #define MANIFEST_MAX_ESCROW	8
 #define MANIFEST_MAX_META	16
 #define ESCROW_NAME_MAX		64
