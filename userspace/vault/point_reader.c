@@ -164,15 +164,7 @@ static int chunk_id(struct point_reader *pr, struct blob_ctx *c, uint64_t ch,
 static int chunk_loc(struct point_reader *pr, uint64_t ch, const seg_id_t id,
 		     struct bloc *loc, char *pack)
 {
-	struct bindex *bi = pr->bi;
-	int found;
-
-	pthread_mutex_lock(&bi->mu);
-	found = bindex_get(bi, id, loc) && loc->pack != BLOC_PENDING;
-	if (found)
-		bindex_pack_name(bi->packs[loc->pack], pack, 80);
-	pthread_mutex_unlock(&bi->mu);
-	if (!found)
+	if (vault_blob_locate(pr->bi, id, loc, pack) < 0)
 		return -EBADMSG;
 	/* The index is not trusted to fit the slot. */
 	if (loc->type != BLOB_DATA ||

@@ -190,6 +190,19 @@ int vault_index_write(struct vault *v, struct blob_ctx *c, const struct bindex *
 	return r;
 }
 
+int vault_blob_locate(struct bindex *bi, const uint8_t id[32], struct bloc *loc,
+		      char *name)
+{
+	int found;
+
+	pthread_mutex_lock(&bi->mu);
+	found = bindex_get(bi, id, loc) && loc->pack != BLOC_PENDING;
+	if (found)
+		bindex_pack_name(bi->packs[loc->pack], name, 80);
+	pthread_mutex_unlock(&bi->mu);
+	return found ? 0 : -ENOENT;
+}
+
 int vault_blob_read(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 		    const uint8_t id[32], uint8_t type, uint8_t *out, size_t max,
 		    size_t *len)
@@ -199,13 +212,9 @@ int vault_blob_read(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 	uint8_t *buf;
 	int r;
 
-	pthread_mutex_lock(&bi->mu);
-	r = bindex_get(bi, id, &loc) && loc.pack != BLOC_PENDING;
-	if (r)
-		bindex_pack_name(bi->packs[loc.pack], name, sizeof(name));
-	pthread_mutex_unlock(&bi->mu);
-	if (!r)
-		return -ENOENT;
+	r = vault_blob_locate(bi, id, &loc, name);
+	if (r < 0)
+		return r;
 	if (loc.type != type || loc.len < BLOB_OVERHEAD || loc.len - BLOB_OVERHEAD > max)
 		return -EUCLEAN;
 	buf = malloc(loc.len);

@@ -47,6 +47,10 @@ int vault_index_write(struct vault *v, struct blob_ctx *c, const struct bindex *
 		      const struct bindex_rec *recs, size_t n, char *first,
 		      size_t firstlen);
 
+/* Where blob id is stored (under bi->mu): 0, or -ENOENT when the index
+ * has no committed copy.  name holds 80 bytes. */
+int vault_blob_locate(struct bindex *bi, const uint8_t id[32], struct bloc *loc,
+		      char *name);
 /* Reads and opens one blob; *len gets the plaintext length. */
 int vault_blob_read(struct vault *v, struct bindex *bi, struct blob_ctx *c,
 		    const uint8_t id[32], uint8_t type, uint8_t *out, size_t max,

@@ -22,6 +22,7 @@
 #include "lib/util.h"
 #include "sys/source.h"
 #include "vault/vault_blob.h"
+#include "vault/vault_index.h"
 #include "vault/vault_escrow.h"
 #include "vault/vault_pack.h"
 #include "vault/vault_points.h"
@@ -88,16 +89,10 @@ static void note_bad(struct restore *rs, uint64_t chunk, uint64_t n, int err)
 
 static int lookup(struct rworker *w, const uint8_t *id, struct bloc *loc, char *name)
 {
-	struct bindex *bi = w->rs->bi;
-	int found;
+	int r = vault_blob_locate(w->rs->bi, id, loc, name);
 
-	pthread_mutex_lock(&bi->mu);
-	found = bindex_get(bi, id, loc) && loc->pack != BLOC_PENDING;
-	if (found)
-		bindex_pack_name(bi->packs[loc->pack], name, 80);
-	pthread_mutex_unlock(&bi->mu);
-	if (!found)
-		return -ENOENT;
+	if (r < 0)
+		return r;
 	return loc->type == BLOB_DATA ? 0 : -EUCLEAN;
 }
 
