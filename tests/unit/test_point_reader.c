@@ -92,6 +92,31 @@ static void backup(struct vault *v, char id[POINT_ID_MAX])
 	close(fd);
 }
 
+/* The vault unlocked, one point of the image backed up, its manifest and
+ * the vault's index loaded: what a point_reader reads from. */
+static void open_point(struct vault **v, struct blob_ctx *c, struct manifest *m,
+		       struct bindex *bi)
+{
+	char id[POINT_ID_MAX];
+
+	assert_int_equal(vault_open(loc, v), 0);
+	assert_int_equal(vault_unlock(*v, NULL), 0);
+	backup(*v, id);
+	assert_int_equal(blob_ctx_init(c, *v), 0);
+	assert_int_equal(vault_point_load(*v, c, id, m), 0);
+	assert_int_equal(bindex_init(bi), 0);
+	assert_int_equal(vault_index_load(*v, bi, NULL), 0);
+}
+
+static void close_point(struct vault *v, struct blob_ctx *c, struct manifest *m,
+			struct bindex *bi)
+{
+	bindex_free(bi);
+	manifest_free(m);
+	blob_ctx_free(c);
+	vault_close(v);
+}
+
 /* Reads [off, off + len) and compares it with the image. */
 static void read_check(struct point_reader *pr, uint64_t off, size_t len)
 {
@@ -143,7 +168,6 @@ static void test_reader(void **state)
 {
 	struct point_reader_stats st;
 	struct point_reader *pr;
-	char id[POINT_ID_MAX];
 	struct blob_ctx c;
 	struct manifest m;
 	struct bindex bi;
@@ -152,13 +176,7 @@ static void test_reader(void **state)
 	uint64_t bad = 0;
 	int i;
 
-	assert_int_equal(vault_open(loc, &v), 0);
-	assert_int_equal(vault_unlock(v, NULL), 0);
-	backup(v, id);
-	assert_int_equal(blob_ctx_init(&c, v), 0);
-	assert_int_equal(vault_point_load(v, &c, id, &m), 0);
-	assert_int_equal(bindex_init(&bi), 0);
-	assert_int_equal(vault_index_load(v, &bi, NULL), 0);
+	open_point(&v, &c, &m, &bi);
 
 	/* A cache of 4 chunks for 7: slots are evicted and refetched. */
 	assert_int_equal(point_reader_open(v, &bi, &m, 4 * CS, &pr), 0);
@@ -196,10 +214,7 @@ static void test_reader(void **state)
 	read_check(pr, (BAD_CHUNK + 1) * CS, (NCHUNKS - BAD_CHUNK - 1) * CS);
 	point_reader_close(pr);
 out:
-	bindex_free(&bi);
-	manifest_free(&m);
-	blob_ctx_free(&c);
-	vault_close(v);
+	close_point(v, &c, &m, &bi);
 }
 
 /* Reads chunk ch whole: 0 and the image's bytes, or the error naming ch. */
@@ -238,7 +253,7 @@ static void expect_stats(struct point_reader *pr, uint64_t reads, uint64_t fetch
 static void test_readahead(void **state)
 {
 	struct point_reader *pr;
-	char id[POINT_ID_MAX], path[272];
+	char path[272];
 	struct blob_ctx c;
 	struct manifest m;
 	struct bindex bi;
@@ -246,13 +261,7 @@ static void test_readahead(void **state)
 	struct bloc l;
 	int i;
 
-	assert_int_equal(vault_open(loc, &v), 0);
-	assert_int_equal(vault_unlock(v, NULL), 0);
-	backup(v, id);
-	assert_int_equal(blob_ctx_init(&c, v), 0);
-	assert_int_equal(vault_point_load(v, &c, id, &m), 0);
-	assert_int_equal(bindex_init(&bi), 0);
-	assert_int_equal(vault_index_load(v, &bi, NULL), 0);
+	open_point(&v, &c, &m, &bi);
 
 	assert_int_equal(point_reader_open(v, &bi, &m, 16 * CS, &pr), 0);
 	assert_int_equal(read_chunk(pr, 3), 0);
@@ -304,10 +313,7 @@ static void test_readahead(void **state)
 	assert_int_equal(read_chunk(pr, 1), 0);
 	point_reader_close(pr);
 out:
-	bindex_free(&bi);
-	manifest_free(&m);
-	blob_ctx_free(&c);
-	vault_close(v);
+	close_point(v, &c, &m, &bi);
 }
 
 #define READERS		4
@@ -380,19 +386,12 @@ static void run_readers(struct vault *v, struct bindex *bi, struct manifest *m, 
 
 static void test_concurrent(void **state)
 {
-	char id[POINT_ID_MAX];
 	struct blob_ctx c;
 	struct manifest m;
 	struct bindex bi;
 	struct vault *v;
 
-	assert_int_equal(vault_open(loc, &v), 0);
-	assert_int_equal(vault_unlock(v, NULL), 0);
-	backup(v, id);
-	assert_int_equal(blob_ctx_init(&c, v), 0);
-	assert_int_equal(vault_point_load(v, &c, id, &m), 0);
-	assert_int_equal(bindex_init(&bi), 0);
-	assert_int_equal(vault_index_load(v, &bi, NULL), 0);
+	open_point(&v, &c, &m, &bi);
 
 	run_readers(v, &bi, &m, 0, 3);
 	run_readers(v, &bi, &m, 0, 16);
@@ -402,10 +401,7 @@ static void test_concurrent(void **state)
 		run_readers(v, &bi, &m, 1, 16);
 	}
 
-	bindex_free(&bi);
-	manifest_free(&m);
-	blob_ctx_free(&c);
-	vault_close(v);
+	close_point(v, &c, &m, &bi);
 }
 
 int main(void)
