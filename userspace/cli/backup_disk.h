@@ -34,6 +34,7 @@ struct bk {
 	struct origin_status st;	/* right after the snapshot */
 	char view[140], view_path[160];
 	int view_fd, cow_fd, snap, incremental;
+	int cow_watch;			/* cow_check() on the COW file */
 	int lock_fd;			/* the disk's host lock (sys/disk_lock.h) */
 	char reason[160];		/* why this is a full backup */
 	uint8_t *header;		/* header area at the snapshot */
@@ -63,6 +64,9 @@ int bk_freeze_and_snap(struct bk *b);
 int bk_open_view(struct bk *b);
 /* The LUKS header area at the snapshot into b->header, parsed into b->meta. */
 int bk_read_header(struct bk *b);
+/* After the last read of the view: the COW file lost no write at
+ * writeback (cow_check). */
+int bk_cow_check(struct bk *b);
 /* Incremental or full (b->reason says why). */
 void bk_decide_mode(struct bk *b);
 /* After a failure touching the snapshot: 1 (and says so) when the kernel

@@ -18,6 +18,7 @@
 #include "cli/backup_disk.h"
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
+#include "lib/log.h"
 #include "lib/util.h"
 #include "sys/blkdev.h"
 #include "sys/dm.h"
@@ -84,7 +85,7 @@ int bk_freeze_and_snap(struct bk *b)
 	int r, r2;
 
 	r = cow_create(b->d.cow_dir, b->d.name, b->cow_size ? b->cow_size : b->d.cow_size,
-		       loop, sizeof(loop), &b->cow_fd);
+		       loop, sizeof(loop), &b->cow_fd, &b->cow_watch);
 	if (r)
 		return fail_errno("backup", r, "cannot provision the COW store in %s", b->d.cow_dir);
 	r = hook(b->d.pre_freeze, b->d.name, "pre-freeze");
@@ -170,6 +171,26 @@ int bk_snapshot_invalid(struct bk *b)
 		   "VM was not affected", b->d.name, st.snap_state, invalid_hint(st.snap_state),
 		   (b->cow_size ? b->cow_size : b->d.cow_size) >> 20, b->d.cow_dir);
 	return 1;
+}
+
+/*
+ * After the last read of the view, before anything is sealed: a COW page
+ * whose writeback failed may have been evicted and read back from the
+ * disk (stale or zero bytes) with no error anywhere.  Any writeback error
+ * of the COW file during the snapshot's life stops the backup.
+ */
+int bk_cow_check(struct bk *b)
+{
+	int r = cow_check(b->cow_watch);
+
+	if (!r)
+		return 0;
+	log_event(LOG_ERR, "backup stopped: disk=%s cow_dir=%s writeback error: %s", b->d.name,
+		  b->d.cow_dir, strerror(-r));
+	return fail_errno("backup", 0, "the COW store of %s in %s lost a write at writeback (%s): "
+			  "what the snapshot read from it may be wrong; backup stopped, nothing "
+			  "stored, no change is lost and the VM was not affected; check the storage "
+			  "under %s", b->d.name, b->d.cow_dir, strerror(-r), b->d.cow_dir);
 }
 
 int bk_open_view(struct bk *b)

@@ -295,6 +295,8 @@ static int copy_chunks(struct bk *b)
 		return EXIT_FAIL;
 	if (r)
 		return fail_errno("backup", r, "cannot read the snapshot of %s", b->d.name);
+	if (bk_cow_check(b))
+		return EXIT_FAIL;
 	r = vault_backup_seal(b->vb);
 	return r ? fail("backup", r, "cannot store the recovery point") : 0;
 }
@@ -398,6 +400,8 @@ static void teardown(struct bk *b)
 	}
 	if (b->cow_fd >= 0)
 		close(b->cow_fd);
+	if (b->cow_watch >= 0)
+		close(b->cow_watch);
 	if (b->vb)
 		vault_backup_free(b->vb);
 	free(b->header);
@@ -457,7 +461,7 @@ static void finish_job(struct bk *b, int r)
 
 int cmd_backup_disk(int argc, char **argv)
 {
-	struct bk b = { .view_fd = -1, .cow_fd = -1, .lock_fd = -1 };
+	struct bk b = { .view_fd = -1, .cow_fd = -1, .cow_watch = -1, .lock_fd = -1 };
 	double t0 = now_seconds();
 	int r;
 

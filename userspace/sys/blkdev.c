@@ -188,11 +188,12 @@ static int loop_attach(int file_fd, char *loopdev, size_t len, int *out)
 }
 
 int cow_create(const char *dir, const char *name, uint64_t size, char *loopdev,
-	       size_t len, int *fd)
+	       size_t len, int *fd, int *watch)
 {
 	char path[4200];
 	int ffd, r;
 
+	*watch = -1;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s.cow", dir, name) >= sizeof(path))
 		return -ENAMETOOLONG;
 	unlink(path);	/* a leftover of a crashed run holds nothing of value */
@@ -200,9 +201,35 @@ int cow_create(const char *dir, const char *name, uint64_t size, char *loopdev,
 	if (ffd < 0)
 		return -errno;
 	r = ftruncate(ffd, (off_t)size) ? -errno : 0;
+	/*
+	 * Not ffd itself: the loop device shares that struct file, and an
+	 * error its flush reports (to the kernel target, which then
+	 * invalidates the snapshot) would no longer be reported on it.
+	 */
+	if (!r) {
+		*watch = open(path, O_RDONLY | O_CLOEXEC);
+		r = *watch < 0 ? -errno : 0;
+	}
 	if (!r)
 		r = loop_attach(ffd, loopdev, len, fd);
 	unlink(path);
 	close(ffd);
+	if (r && *watch >= 0) {
+		close(*watch);
+		*watch = -1;
+	}
 	return r;
+}
+
+int cow_check(int watch)
+{
+	/*
+	 * WAIT_BEFORE alone: waits for writeback in flight and reports the
+	 * file's writeback errors since watch was opened (errseq), without
+	 * writing the dirty pages (they were read from the cache, correctly,
+	 * and die with the file).
+	 */
+	if (sync_file_range(watch, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE))
+		return -errno;
+	return 0;
 }

@@ -26,9 +26,20 @@ int blk_probe_fstype(const char *path, char *type, size_t len);
  * device with autoclear and unlinked at once, so it disappears by itself
  * when the last user (the kernel snapshot) lets go, even if we crash.
  * *fd keeps the loop device alive until the caller hands it to the kernel.
+ * *watch is a second, read-only open of the file (its own writeback error
+ * cursor) for cow_check().
  */
 int cow_create(const char *dir, const char *name, uint64_t size, char *loopdev,
-	       size_t len, int *fd);
+	       size_t len, int *fd, int *watch);
+/*
+ * 0 if no write of the COW file failed at writeback since cow_create()
+ * opened *watch, else the error (-EIO, -ENOSPC).  The loop device writes
+ * the file through the page cache: such a write completes before it
+ * reaches the disk, so the kernel target never sees its error, and once
+ * the page is evicted the snapshot reads back what the disk holds there.
+ * Waits for writeback under way; starts none.
+ */
+int cow_check(int watch);
 /* Refuses (-ELOOP) a directory whose filesystem sits on the device. */
 int cow_dir_check(const char *dir, dev_t protected_dev);
 
