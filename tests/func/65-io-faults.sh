@@ -282,7 +282,6 @@ scenario() {
 			[[ $msg =~ ${RE:-.} ]] &&
 			t_ok "$lbl: backup fails, exit $BRC: ${msg#cryptsnap backup: }" ||
 			{ t_fail "$lbl: no clear error (rc $BRC)"; sed 's/^/#   /' /tmp/65.$name.err | tail -n 5; }
-		t_check "$lbl: nothing published" test "$(npoints)" = "$before"
 		;;
 	esac
 	if [ $tgt != bk ]; then
@@ -307,6 +306,8 @@ scenario() {
 	vt|vfull) remount $VM vt65 "$lbl" ;;
 	cw|cfull) remount $CM cw65 "$lbl" ;;
 	esac
+	# Counted once the vault reads again (points fails during a vault fault).
+	[ $BRC != 0 ] && t_check "$lbl: nothing published" test "$(npoints)" = "$before"
 	t_run "$lbl: verify clean after the fault (first point, point before)" \
 		verify_clean $(head -n 1 /tmp/65.truths | cut -d' ' -f1) $prev
 	[ -n "$prev" ] && t_run "$lbl: the point made before the fault restores byte-exact" restore_exact "$prev"

@@ -123,8 +123,16 @@ static int escrowed_key(struct bk *b)
 		return fail_errno("backup", 0, "%s no longer carries the LUKS header %s of disk %s",
 				  b->d.backing, b->d.luks_uuid, b->d.name);
 	r = vault_disk_get(b->v, b->d.name, &rec, &b->key, &b->key_len);
-	if (r)
+	/* Only a missing record is "no key": an admin told so escrows again,
+	 * which does not help when the vault cannot be read. */
+	if (r == -ENOENT)
 		return fail("backup", r, "no escrowed key for disk %s in the vault", b->d.name);
+	if (r == -EBADMSG || r == -EUCLEAN)
+		return fail("backup", r, "the escrowed key record of disk %s in the vault is damaged",
+			    b->d.name);
+	if (r)
+		return fail("backup", r, "cannot read the escrowed key of disk %s from the vault",
+			    b->d.name);
 	if (luks_check_key(b->d.backing, b->key, b->key_len) < 0)
 		return fail_errno("backup", 0, "the escrowed key of %s no longer opens its LUKS header "
 				"(passphrase changed?); escrow the new one with "

@@ -205,8 +205,10 @@ static int check_key(struct vault *v, struct blob_ctx *c, const struct manifest 
 	for (i = 0; i < m->nescrow; i++)
 		if (m->escrow[i].kind == ESCROW_KEK && !strcmp(m->escrow[i].name, "key"))
 			r = escrow_open(v, c, m->id, &m->escrow[i], &key, &len);
-	if (r < 0)
+	if (r == -ENOKEY)
 		return fail("restore", r, "point %s has no escrowed key", m->id);
+	if (r < 0)
+		return fail("restore", r, "cannot open the escrowed key of point %s", m->id);
 	r = luks_check_key(to, key, len);
 	secmem_free(key);
 	if (r < 0) {
