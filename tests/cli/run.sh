@@ -230,6 +230,42 @@ openssl genrsa -out small.pem 1024 2>/dev/null
 check_fails "RSA key below 2048 bits refused" 4 "$CS" key rotate --vault v --kek small.pem
 rm -rf r3 esc
 
+# --- 5b. verify: each point's escrowed key must open the header it stores --------
+# (what a restore will open; after a KEK rotation too).  A vault of its own:
+# one of its points is bad on purpose.
+truncate -s 4M lhdr.img; printf 'verify key passphrase' >lkey.txt; printf 'not it' >lbad.txt
+if cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--luks2-metadata-size 16k --luks2-keyslots-size 512k --key-file lkey.txt lhdr.img >/dev/null 2>&1; then
+	check "vault init vk" "$CS" vault init vk
+	check "backup with a LUKS header and its key" "$CS" backup --vault vk --source img1 --disk lk \
+		--escrow luks-header=lhdr.img --escrow-secret key=lkey.txt
+	PKG=$(last_point vk)
+	check "backup with a LUKS header and a key that does not open it" "$CS" backup --vault vk \
+		--source img1 --disk lk --escrow luks-header=lhdr.img --escrow-secret key=lbad.txt
+	PKB=$(last_point vk)
+	check "verify: the good point is ok" "$CS" verify --vault vk --point "$PKG"
+	check_fails "verify: the point whose key does not open its header: exit 5" 5 \
+		"$CS" verify --vault vk --point "$PKB"
+	check "verify names it and why" grep -q "DAMAGED $PKB: escrowed key does not open the stored LUKS header" "$WORK/last.log"
+	check_fails "verify of the whole vault: exit 5" 5 "$CS" verify --vault vk
+	check "  and only that point is damaged" grep -q "^1 of 2 points damaged" "$WORK/last.log"
+	check "verify --json says so" bash -c "'$CS' verify --vault vk --point '$PKB' --json | \
+		grep -Eq '\"status\": *\"escrowed key does not open the stored LUKS header\"'"
+	check "rotate the KEK of vk" "$CS" key rotate --vault vk
+	check "one step past the rotation: the good point still verifies" \
+		"$CS" verify --vault vk --point "$PKG"
+	check "  and a new point after it" "$CS" backup --vault vk --source img2 --disk lk \
+		--escrow luks-header=lhdr.img --escrow-secret key=lkey.txt
+	mkdir -p vtmp
+	check "  verifies, key included" env TMPDIR="$WORK/vtmp" "$CS" verify --vault vk --point "$(last_point vk)"
+	check "verify left no header file behind" test -z "$(ls -A vtmp)"
+	rmdir vtmp
+	vrm vk
+else
+	not_ok "cryptsetup luksFormat of a header file failed (cryptsetup-bin)"
+fi
+rm -f lhdr.img lkey.txt lbad.txt
+
 # --- 6. retention ---------------------------------------------------------------
 check "prune keep-last 1 (retain-until protects)" "$CS" prune --vault z --keep-last 1
 check "backup with retain-until" "$CS" backup --vault v --source img1 --disk disk1 --retain-until 2099-12-31

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cryptsnap verify --vault VAULT [--point ID] */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cmd.h"
 #include "cli/cmd_common.h"
+#include "lib/crypto.h"
+#include "lib/secmem.h"
 #include "lib/util.h"
 #include "lib/vjson.h"
+#include "sys/luks.h"
 #include "vault/vault_index.h"
 #include "vault/vault_points.h"
 #include "vault/vault_repair.h"
@@ -20,7 +25,19 @@ struct verify_args {
 	int json;
 };
 
+/* A (header, key) pair already tried: points of one disk share them. */
+#define KEYS_SEEN_MAX 16
+struct key_seen {
+	uint8_t hdr[32];	/* SHA-256 of the header area */
+	uint8_t *key;		/* secure memory */
+	size_t len;
+	int ok;
+};
+
 struct verify_state {
+	struct key_seen seen[KEYS_SEEN_MAX];
+	unsigned int nseen;
+	char tmpdir[256];	/* private 0700 directory for header files */
 	struct vault *v;
 	struct bindex bi;
 	struct blob_ctx c;
@@ -36,7 +53,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: cryptsnap verify --vault VAULT [--point ID] [--kek FILE] [--json]\n"
 		"\nDecrypts and authenticates every index, segment and chunk of every point\n"
-		"(or of one point) and names each damaged point.  Exit status 5 on damage.\n");
+		"(or of one point), checks that each point's escrowed key opens the LUKS\n"
+		"header stored in it, and names each damaged point.  Exit status 5 on damage.\n");
 }
 
 static void result(struct verify_state *vs, const char *id, const char *status,
@@ -80,6 +98,97 @@ static void add_missing_packs(struct verify_state *vs, const struct manifest *m)
 	point_damage_free(&d);
 }
 
+static const struct escrow_slot *slot(const struct manifest *m, const char *name, int kek)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->nescrow; i++)
+		if (!strcmp(m->escrow[i].name, name) && (m->escrow[i].kind == ESCROW_KEK) == kek)
+			return &m->escrow[i];
+	return NULL;
+}
+
+/* libcryptsetup reads a header from a file: a fresh 0600 one. */
+static int try_key(struct verify_state *vs, const uint8_t *hdr, size_t hlen,
+		   const uint8_t *key, size_t klen)
+{
+	char file[300];
+	int fd, r;
+
+	if (!vs->tmpdir[0]) {
+		const char *t = getenv("TMPDIR");
+
+		snprintf(vs->tmpdir, sizeof(vs->tmpdir), "%s/cryptsnap-verify.XXXXXX",
+			 t && *t == '/' && strlen(t) < 200 ? t : "/tmp");
+		if (!mkdtemp(vs->tmpdir)) {
+			vs->tmpdir[0] = 0;
+			return -errno;
+		}
+	}
+	snprintf(file, sizeof(file), "%s/header", vs->tmpdir);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_full(fd, hdr, hlen);
+	close(fd);
+	if (!r)
+		r = luks_check_key(file, key, klen) < 0 ? -EKEYREJECTED : 0;
+	unlink(file);
+	return r;
+}
+
+/*
+ * A point of "backup DISK" holds the LUKS header area ("luks-header") and
+ * the key that opened it ("key", wrapped by the KEK): the key must open
+ * that header as a restore will see it (the image's first bytes, checked
+ * against the slot's hash), whatever KEK rotations happened since.
+ * 0: it does or the point has no such pair; -EKEYREJECTED: it does not;
+ * else the error reading them.  One key derivation per distinct pair.
+ */
+static int check_escrowed_key(struct verify_state *vs, const struct manifest *m)
+{
+	const struct escrow_slot *hs = slot(m, "luks-header", 0), *ks = slot(m, "key", 1);
+	uint8_t *hdr = NULL, *key = NULL, h[32];
+	size_t hlen = 0, klen = 0;
+	unsigned int i;
+	int r;
+
+	if (!hs || !ks)
+		return 0;
+	r = vault_restore_escrow(vs->v, &vs->bi, &vs->c, m, hs, &hdr, &hlen);
+	if (!r)
+		r = vault_restore_escrow(vs->v, &vs->bi, &vs->c, m, ks, &key, &klen);
+	if (!r)
+		r = crypto_sha256(hdr, hlen, h);
+	for (i = 0; !r && i < vs->nseen; i++)
+		if (!memcmp(vs->seen[i].hdr, h, 32) && vs->seen[i].len == klen &&
+		    !memcmp(vs->seen[i].key, key, klen)) {
+			r = vs->seen[i].ok ? 0 : -EKEYREJECTED;
+			goto out;
+		}
+	if (!r) {
+		r = try_key(vs, hdr, hlen, key, klen);
+		if ((!r || r == -EKEYREJECTED) && vs->nseen < KEYS_SEEN_MAX) {
+			struct key_seen *e = &vs->seen[vs->nseen];
+
+			e->key = secmem_alloc(klen ? klen : 1);
+			if (e->key) {
+				memcpy(e->hdr, h, 32);
+				memcpy(e->key, key, klen);
+				e->len = klen;
+				e->ok = !r;
+				vs->nseen++;
+			}
+		}
+	}
+out:
+	if (hdr)
+		vault_restore_escrow_free(hs, hdr, hlen);
+	if (key)
+		vault_restore_escrow_free(ks, key, klen);
+	return r;
+}
+
 static void verify_point(struct verify_state *vs, const char *id)
 {
 	struct vault_restore_opts o = { .fd = -1, .check_ids = 1, .keep_going = 1 };
@@ -97,6 +206,10 @@ static void verify_point(struct verify_state *vs, const char *id)
 		result(vs, id, "damaged", res.chunks_bad, res.first_bad_chunk,
 		       res.first_err ? res.first_err : r);
 		add_missing_packs(vs, &m);
+	} else if ((r = check_escrowed_key(vs, &m)) == -EKEYREJECTED) {
+		result(vs, id, "escrowed key does not open the stored LUKS header", 0, 0, r);
+	} else if (r < 0) {
+		result(vs, id, "escrowed key or LUKS header unreadable", 0, 0, r);
 	} else
 		result(vs, id, "ok", 0, 0, 0);
 	vs->progress += m.image_size;
@@ -175,6 +288,11 @@ static void print_results(struct verify_state *vs, json_object *dmg_idx, int jso
 		}
 		vj_str(o, "error", &err);
 		vj_i64(o, "first_bad_chunk", &first);
+		if (!bad && strcmp(st, "damaged")) {	/* the key, the manifest */
+			printf("DAMAGED %s: %s (%s)\n", id, st, err);
+			print_missing(o, id);
+			continue;
+		}
 		printf("DAMAGED %s: %s, %lld bad chunks, first at chunk %lld (%s)\n", id, st,
 		       (long long)bad, (long long)first, err);
 		print_missing(o, id);
@@ -262,6 +380,10 @@ int cmd_verify(int argc, char **argv)
 		r = blob_ctx_init(&vs.c, vs.v);
 	r = r < 0 ? fail("verify", r, "setup") : run(&a, &vs);
 	json_object_put(vs.out);
+	for (c = 0; c < (int)vs.nseen; c++)
+		secmem_free(vs.seen[c].key);
+	if (vs.tmpdir[0])
+		rmdir(vs.tmpdir);
 	blob_ctx_free(&vs.c);
 	bindex_free(&vs.bi);
 	vault_close(vs.v);
