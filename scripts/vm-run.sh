@@ -77,11 +77,21 @@ disks=()
 for spec in vda:$big vdb:$big vdc:256M vdd:64M; do
 	[ ${#pdisks[@]} = 0 ] || break
 	truncate -s "${spec#*:}" "$imgs/${spec%%:*}.img"
-	disks+=(-drive "file=$imgs/${spec%%:*}.img,if=virtio,format=raw,cache=unsafe,discard=unmap")
+	disks+=(-drive "file=$imgs/${spec%%:*}.img,if=none,id=${spec%%:*},format=raw,cache=unsafe,discard=unmap"
+		-device "virtio-blk-pci,drive=${spec%%:*}")
 done
+# vde: 64 MiB with 4096-byte logical blocks (a 4Kn disk; tests/func/67).
+# Every disk is an explicit -device, in order: QEMU creates -device disks
+# before if=virtio ones, which would make the 4Kn disk vda.
+if [ ${#pdisks[@]} = 0 ]; then
+	truncate -s 64M "$imgs/vde.img"
+	disks+=(-drive "file=$imgs/vde.img,if=none,id=vde,format=raw,cache=unsafe"
+		-device "virtio-blk-pci,drive=vde,logical_block_size=4096,physical_block_size=4096")
+fi
 for f in "${pdisks[@]}"; do
 	[ -f "$f" ] || { echo "vm-run: disk image $f missing" >&2; exit 2; }
-	disks+=(-drive "file=$f,if=virtio,format=raw,cache=${CRYPTSNAP_DISK_CACHE:-writethrough}")
+	disks+=(-drive "file=$f,if=none,id=p${#disks[@]},format=raw,cache=${CRYPTSNAP_DISK_CACHE:-writethrough}"
+		-device "virtio-blk-pci,drive=p${#disks[@]}")
 done
 : >"$WORK/console.log"
 : >"$WORK/out.log"

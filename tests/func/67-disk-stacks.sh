@@ -12,10 +12,14 @@
 #             not chunk-aligned (what an LVM LV spanning two PVs is)
 #   raid1     LUKS2 on a dm-raid raid1 of two legs (md under device-mapper,
 #             as LVM raid1 LVs are)
+#   4kn       LUKS2 on a disk with 4096-byte logical blocks (/dev/vde; NVMe
+#             drives and cloud disks are often so)
 # and refusals, with one clear line and the mapping left working:
 #   detached  LUKS2 with a detached header (the backing device does not
 #             carry the header a point must hold)
 #   plain     plain dm-crypt without LUKS
+#   integrity LUKS2 with --integrity (dm-integrity under dm-crypt: the
+#             device under dm-crypt does not carry the header either)
 . "$(dirname "$0")/lib.sh"
 
 rm -rf /tmp/67.*
@@ -156,6 +160,16 @@ fi
 t_wipe /dev/vdc
 t_wipe /dev/vdd
 
+# --- 4kn: the whole of /dev/vde.
+for d in /dev/vd?; do t_diag "$d: $(blockdev --getss --getsize64 $d | tr '\n' ' ')"; done
+if [ "$(blockdev --getss /dev/vde 2>/dev/null)" = 4096 ]; then
+	t_wipe /dev/vde
+	stack 4kn /dev/vde
+	t_wipe /dev/vde
+else
+	t_fail "4kn: /dev/vde has no 4096-byte logical blocks ($(blockdev --getss /dev/vde 2>&1))"
+fi
+
 # --- refusals
 dmsetup create bk67 --table "0 $SZ linear /dev/vdc 0" && t_cleanup_add "dmsetup remove bk67"
 truncate -s 16M /tmp/67.hdr
@@ -169,6 +183,13 @@ head -c 64 /dev/urandom >/tmp/67.plainkey
 cryptsetup open --type plain --cipher aes-xts-plain64 --key-size 512 --key-file /tmp/67.plainkey \
 	/dev/mapper/bk67 cs67plain &&
 	{ refuse plain 'LUKS'; cryptsetup close cs67plain; } || t_fail "plain: open"
+t_wipe /dev/mapper/bk67
+modprobe dm-integrity 2>/dev/null
+cryptsetup luksFormat --type luks2 "${LUKS_FAST[@]}" --integrity hmac-sha256 --key-file "$KEY" \
+	/dev/mapper/bk67 >/tmp/67.fmt 2>&1 &&
+	cryptsetup open --key-file "$KEY" /dev/mapper/bk67 cs67integrity &&
+	{ refuse integrity 'LUKS'; cryptsetup close cs67integrity; } ||
+	t_fail "integrity: luksFormat/open: $(tail -n 1 /tmp/67.fmt)"
 dmsetup remove bk67
 
 t_check "no leftover cryptsnap device" bash -c "! dmsetup ls | grep -q cryptsnap"

@@ -3,7 +3,8 @@
 # harness counts "ok"/"not ok" lines on the TAP console.
 #
 # Guest environment: blank virtio disks /dev/vda (512M) /dev/vdb (512M)
-# /dev/vdc (256M) /dev/vdd (64M); dm-cryptsnap.ko loaded; tools on PATH:
+# /dev/vdc (256M) /dev/vdd (64M) /dev/vde (64M, 4096-byte logical
+# blocks); dm-cryptsnap.ko loaded; tools on PATH:
 # dmsetup cryptsetup fio mkfs.ext4 e2fsck blockdev losetup cmp sha256sum
 # dd cryptsnap.  /tmp is tmpfs (guest RAM).  Scripts run one after another
 # in one boot: each removes the dm devices it creates (t_cleanup_add) and

@@ -221,8 +221,8 @@ static int protect_run(struct protect_args *a, struct vault *v, uint8_t *key,
 		return fail_errno("protect", -EEXIST, "%s is already protected", r.backing);
 	if (blk_probe_luks(r.backing, blkid_uuid, sizeof(blkid_uuid)))
 		return fail_errno("protect", 0, "%s: its backing device %s carries no LUKS header "
-				  "(plain dm-crypt or a detached header?); only LUKS on the device "
-				  "can be protected: a recovery point holds the header that opens it",
+				  "(plain dm-crypt, a detached header, LUKS2 --integrity?); only LUKS on the "
+				  "device can be protected: a recovery point holds the header that opens it",
 				  a->device, r.backing), EXIT_NOTFOUND;
 	ret = luks_identify(r.backing, &li);
 	if (ret)
